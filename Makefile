@@ -1,0 +1,57 @@
+# Tidewatch: the single entry point. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+CLUSTER := e2e/cluster
+TOOLS_BIN = $(shell $(CLUSTER)/build.sh bin-dir)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+.PHONY: test
+test: unit check-generated e2e ## unit tests, generated-file freshness, then the e2e suite on a local control plane
+
+.PHONY: unit
+unit: tools ## unit and integration tests that need no cluster
+	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) test --workspace --exclude tidewatch-e2e
+
+.PHONY: e2e
+e2e: tools ## end-to-end suite against the local control plane (started and stopped around it)
+	e2e/run.sh
+
+.PHONY: tools
+tools: ## build the pinned control plane, helm, kwok and Prometheus from Go modules (cached)
+	$(CLUSTER)/build.sh all
+
+.PHONY: cluster-up
+cluster-up: tools ## start etcd, kube-apiserver, controller-manager, scheduler and kwok on loopback
+	$(CLUSTER)/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## stop every process of the local control plane
+	$(CLUSTER)/down.sh
+
+.PHONY: generate
+generate: ## regenerate CRDs, dashboards and other generated files
+	@echo "make generate: nothing is generated yet"
+
+.PHONY: check-generated
+check-generated: generate ## fail when a generated file is stale
+	@if ! git diff --exit-code --stat -- crds dashboards charts/tidewatch/crds manifests; then \
+		echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; fi
+
+.PHONY: lint
+lint: ## rustfmt check and clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: demo
+demo: ## (not built yet) the whole system on a local control plane in one command
+	@echo "make demo is not built yet: it arrives with the Helm chart and install work" >&2; exit 1
+
+.PHONY: bench
+bench: ## (not built yet) benchmarks that print figures
+	@echo "make bench is not built yet: it arrives with the inference server and operator benchmarks" >&2; exit 1

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use, when missing: Redis (feature-store
+# integration tests), Alertmanager's amtool (config checks), and openssl (cluster
+# certificates). Runs as root on CI machines; uses sudo otherwise.
+set -euo pipefail
+
+packages=(redis-server prometheus-alertmanager openssl curl)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+	echo "system packages present: ${packages[*]}"
+	exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The packaged services are not wanted: tests start their own on free ports.
+for svc in redis-server prometheus-alertmanager; do
+	$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
+done
