@@ -1,0 +1,48 @@
+# Shared paths and helpers of the local control plane scripts (sourced, not run).
+# shellcheck shell=bash
+
+cluster_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$cluster_dir/../.." && pwd)"
+work_dir="${TIDEWATCH_WORK_DIR:-$repo_root/e2e/.work}"
+state_dir="$work_dir/cluster"
+pid_dir="$state_dir/pids"
+log_dir="$state_dir/logs"
+pki_dir="$state_dir/pki"
+kubeconfig="$work_dir/kubeconfig"
+ports_file="$state_dir/ports.env"
+bin_dir="$("$cluster_dir/build.sh" bin-dir)"
+# shellcheck source=versions.env
+source "$cluster_dir/versions.env"
+
+# Start order; down.sh stops in reverse.
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# A free TCP port on 127.0.0.1, chosen by the kernel.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+pid_of() {
+	local file="$pid_dir/$1.pid"
+	[[ -f "$file" ]] && cat "$file"
+}
+
+is_running() {
+	local pid
+	pid="$(pid_of "$1")" || return 1
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# Prints the last lines of a component's log, so a crash explains itself.
+log_tail() {
+	local component="$1" lines="${2:-30}"
+	say "last $lines lines of $log_dir/$component.log:"
+	tail -n "$lines" "$log_dir/$component.log" >&2 || true
+}
+
+# Directory of a published Go module at a version, downloaded into the module cache.
+go_module_dir() {
+	(cd /tmp && GOFLAGS=-mod=mod go mod download -json "$1@$2") | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'
+}
