@@ -1,13 +1,51 @@
-//! `tidewatch-inference`: the inference server binary. Subcommands are added as it grows.
+//! `tidewatch-inference`: `serve`, `train` and `load-features`.
 
+use anyhow::Context;
 use clap::Parser;
-
-/// Tidewatch inference server.
-#[derive(Debug, Parser)]
-#[command(name = "tidewatch-inference", version, about)]
-struct Cli {}
+use tidewatch_inference::config::{Cli, Command, LoadFeaturesArgs, TrainArgs};
+use tidewatch_inference::store::RedisStore;
+use tidewatch_inference::synth;
+use tidewatch_inference::train::{self, TrainOptions};
 
 fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
+    match Cli::parse().command {
+        Command::Serve(config) => actix_web::rt::System::new()
+            .block_on(tidewatch_inference::service::serve(*config))
+            .context("serve"),
+        Command::Train(args) => run_train(&args),
+        Command::LoadFeatures(args) => actix_web::rt::System::new().block_on(load_features(&args)),
+    }
+}
+
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let options = TrainOptions {
+        seed: args.seed,
+        users: args.users,
+        examples: args.examples,
+        epochs: args.epochs,
+        version: args.model_version.clone(),
+        ..TrainOptions::default()
+    };
+    let metadata = train::train(&options, &args.out).context("training")?;
+    println!("{}", serde_json::to_string_pretty(&metadata.quality)?);
+    Ok(())
+}
+
+async fn load_features(args: &LoadFeaturesArgs) -> anyhow::Result<()> {
+    let settings = args
+        .redis
+        .settings()
+        .context("reading the Redis password file")?
+        .context("--redis-url (or TIDEWATCH_REDIS_URL) is required")?;
+    let store = RedisStore::connect(&settings)
+        .await
+        .context("connecting to Redis")?;
+    let users = synth::users(args.seed, args.users)
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| (synth::user_id(i), user));
+    let written = store.put_all(users).await.context("writing features")?;
+    store.quit().await;
+    println!("wrote {written} users to {}", settings.url);
     Ok(())
 }

@@ -1,0 +1,28 @@
+//! `tidewatch-inference`: a fraud-detection inference server built on candle and
+//! actix-web, instrumented with Prometheus metrics, drift detection, GPU telemetry,
+//! OpenTelemetry traces and JSON logs.
+//!
+//! Layout follows a core / backend / server split: [`predict`] and [`store`] hold the
+//! request pipeline without HTTP, [`backend`] owns the model on its own thread, and
+//! [`server`] adapts HTTP to them.
+
+pub mod backend;
+pub mod buckets;
+pub mod config;
+pub mod drift;
+pub mod fault;
+pub mod features;
+pub mod gpu;
+pub mod metrics;
+pub mod model;
+pub mod predict;
+pub mod privacy;
+pub mod quality;
+pub mod schema;
+pub mod secret;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod synth;
+pub mod telemetry;
+pub mod train;

@@ -1,0 +1,402 @@
+//! The server's Prometheus metrics, named exactly as the metric contract says, in one
+//! registry that is passed around explicitly. Recording only; no HTTP here.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::buckets::{
+    FEATURE_STORE_DURATION_BUCKETS, INFERENCE_DURATION_BUCKETS, PREDICTION_SCORE_BUCKETS,
+    REQUEST_DURATION_BUCKETS,
+};
+use crate::store::LookupResult;
+
+/// OpenMetrics text content type served on `/metrics`.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route pattern (`/v1/predict`), never the raw path.
+    pub route: &'static str,
+    pub method: &'static str,
+    pub code: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: &'static str,
+    pub method: &'static str,
+}
+
+/// The model's decision for a transaction; the `decision` label.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue, serde::Serialize)]
+#[allow(non_camel_case_types)]
+pub enum Decision {
+    approve,
+    review,
+    block,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PredictionLabels {
+    pub model: String,
+    pub version: String,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeviceLabels {
+    pub model: String,
+    pub version: String,
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub result: LookupResult,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub model: String,
+    pub feature: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GpuLabels {
+    /// Device index as NVML numbers it.
+    pub gpu: String,
+    pub uuid: String,
+}
+
+/// GPU gauges, filled by the background poller.
+#[derive(Debug, Clone, Default)]
+pub struct GpuMetrics {
+    pub available: Gauge,
+    pub utilization: Family<GpuLabels, FloatGauge>,
+    pub memory_used: Family<GpuLabels, FloatGauge>,
+    pub memory_total: Family<GpuLabels, FloatGauge>,
+    pub temperature: Family<GpuLabels, FloatGauge>,
+    pub power: Family<GpuLabels, FloatGauge>,
+}
+
+/// Every metric the server exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_duration: Family<RouteLabels, Histogram>,
+    pub in_flight: Gauge,
+    pub predictions: Family<PredictionLabels, Counter>,
+    pub prediction_score: Family<ModelLabels, Histogram>,
+    pub inference_duration: Family<DeviceLabels, Histogram>,
+    pub store_requests: Family<StoreLabels, Counter>,
+    pub store_duration: Histogram,
+    pub drift_psi: Family<DriftLabels, FloatGauge>,
+    pub model_info: Family<DeviceLabels, Gauge>,
+    pub breaker_state: Gauge,
+    pub gpu: GpuMetrics,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tidewatch");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "HTTP requests answered, by route, method and status code",
+            requests.clone(),
+        );
+        let request_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(REQUEST_DURATION_BUCKETS.iter().copied())
+        });
+        registry.register_with_unit(
+            "request_duration",
+            "Time from request received to response written, by route and method",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "requests_in_flight",
+            "HTTP requests being served",
+            in_flight.clone(),
+        );
+        let predictions = Family::<PredictionLabels, Counter>::default();
+        registry.register(
+            "predictions",
+            "Transactions scored, by decision",
+            predictions.clone(),
+        );
+        let prediction_score = Family::<ModelLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(PREDICTION_SCORE_BUCKETS.iter().copied())
+        });
+        registry.register(
+            "prediction_score",
+            "Fraud probability returned",
+            prediction_score.clone(),
+        );
+        let inference_duration = Family::<DeviceLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(INFERENCE_DURATION_BUCKETS.iter().copied())
+        });
+        registry.register_with_unit(
+            "inference_duration",
+            "Time of one batched forward pass of the model",
+            Unit::Seconds,
+            inference_duration.clone(),
+        );
+        let store_requests = Family::<StoreLabels, Counter>::default();
+        registry.register(
+            "feature_store_requests",
+            "Feature-store lookups, by result (hit, miss, error, timeout, skipped)",
+            store_requests.clone(),
+        );
+        let store_duration = Histogram::new(FEATURE_STORE_DURATION_BUCKETS.iter().copied());
+        registry.register_with_unit(
+            "feature_store_duration",
+            "Time of one feature-store lookup, including timeouts",
+            Unit::Seconds,
+            store_duration.clone(),
+        );
+        let drift_psi = Family::<DriftLabels, FloatGauge>::default();
+        registry.register(
+            "feature_drift_psi",
+            "Population stability index of recent inputs against the model's reference histogram",
+            drift_psi.clone(),
+        );
+        let model_info = Family::<DeviceLabels, Gauge>::default();
+        registry.register(
+            "model_info",
+            "The loaded model (always 1)",
+            model_info.clone(),
+        );
+        let breaker_state = Gauge::default();
+        registry.register(
+            "feature_store_breaker_state",
+            "Feature-store circuit breaker: 0 closed, 1 open, 2 half-open",
+            breaker_state.clone(),
+        );
+        let gpu = GpuMetrics::default();
+        registry.register(
+            "gpu_telemetry_available",
+            "1 when NVML answers and the GPU gauges are live, else 0",
+            gpu.available.clone(),
+        );
+        registry.register(
+            "gpu_utilization_ratio",
+            "GPU busy time share over the last sample period",
+            gpu.utilization.clone(),
+        );
+        registry.register(
+            "gpu_memory_used_bytes",
+            "GPU memory in use",
+            gpu.memory_used.clone(),
+        );
+        registry.register(
+            "gpu_memory_total_bytes",
+            "GPU memory installed",
+            gpu.memory_total.clone(),
+        );
+        registry.register(
+            "gpu_temperature_celsius",
+            "GPU core temperature",
+            gpu.temperature.clone(),
+        );
+        registry.register("gpu_power_watts", "GPU power draw", gpu.power.clone());
+        Self {
+            registry,
+            requests,
+            request_duration,
+            in_flight,
+            predictions,
+            prediction_score,
+            inference_duration,
+            store_requests,
+            store_duration,
+            drift_psi,
+            model_info,
+            breaker_state,
+            gpu,
+        }
+    }
+
+    /// The registry in OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names the SLO rules, alerts and dashboards query (DESIGN.md metric contract).
+    pub const CONTRACT: &[(&str, &str)] = &[
+        ("tidewatch_requests", "counter"),
+        ("tidewatch_request_duration_seconds", "histogram"),
+        ("tidewatch_requests_in_flight", "gauge"),
+        ("tidewatch_predictions", "counter"),
+        ("tidewatch_prediction_score", "histogram"),
+        ("tidewatch_inference_duration_seconds", "histogram"),
+        ("tidewatch_feature_store_requests", "counter"),
+        ("tidewatch_feature_store_duration_seconds", "histogram"),
+        ("tidewatch_feature_drift_psi", "gauge"),
+        ("tidewatch_model_info", "gauge"),
+        ("tidewatch_gpu_utilization_ratio", "gauge"),
+        ("tidewatch_gpu_memory_used_bytes", "gauge"),
+        ("tidewatch_gpu_memory_total_bytes", "gauge"),
+        ("tidewatch_gpu_temperature_celsius", "gauge"),
+        ("tidewatch_gpu_power_watts", "gauge"),
+        ("tidewatch_gpu_telemetry_available", "gauge"),
+        ("tidewatch_feature_store_breaker_state", "gauge"),
+    ];
+
+    fn gpu_labels() -> GpuLabels {
+        GpuLabels {
+            gpu: "0".into(),
+            uuid: "GPU-test".into(),
+        }
+    }
+
+    /// Families without a series are not encoded at all, so give each one a series.
+    fn touch_every_family(metrics: &Metrics) {
+        let model = || ModelLabels {
+            model: "m".into(),
+            version: "1".into(),
+        };
+        let device = DeviceLabels {
+            model: "m".into(),
+            version: "1".into(),
+            device: "cpu".into(),
+        };
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: "/v1/predict",
+                method: "POST",
+                code: 200,
+            })
+            .inc();
+        metrics
+            .request_duration
+            .get_or_create(&RouteLabels {
+                route: "/v1/predict",
+                method: "POST",
+            })
+            .observe(0.001);
+        metrics
+            .predictions
+            .get_or_create(&PredictionLabels {
+                model: "m".into(),
+                version: "1".into(),
+                decision: Decision::review,
+            })
+            .inc();
+        metrics
+            .prediction_score
+            .get_or_create(&model())
+            .observe(0.4);
+        metrics
+            .inference_duration
+            .get_or_create(&device)
+            .observe(0.0001);
+        metrics
+            .store_requests
+            .get_or_create(&StoreLabels {
+                result: LookupResult::hit,
+            })
+            .inc();
+        metrics
+            .drift_psi
+            .get_or_create(&DriftLabels {
+                model: "m".into(),
+                feature: "f".into(),
+            })
+            .set(0.1);
+        metrics.model_info.get_or_create(&device).set(1);
+        metrics
+            .gpu
+            .utilization
+            .get_or_create(&gpu_labels())
+            .set(0.5);
+        metrics
+            .gpu
+            .memory_used
+            .get_or_create(&gpu_labels())
+            .set(1.0);
+        metrics
+            .gpu
+            .memory_total
+            .get_or_create(&gpu_labels())
+            .set(2.0);
+        metrics
+            .gpu
+            .temperature
+            .get_or_create(&gpu_labels())
+            .set(40.0);
+        metrics.gpu.power.get_or_create(&gpu_labels()).set(70.0);
+    }
+
+    #[test]
+    fn every_contract_metric_is_declared_with_its_type() {
+        let metrics = Metrics::new();
+        touch_every_family(&metrics);
+        let text = metrics.encode();
+        for (name, kind) in CONTRACT {
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} {kind} missing:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_encode_as_the_contract_says() {
+        let metrics = Metrics::new();
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: "/v1/predict",
+                method: "POST",
+                code: 200,
+            })
+            .inc();
+        metrics
+            .store_requests
+            .get_or_create(&StoreLabels {
+                result: LookupResult::timeout,
+            })
+            .inc();
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"tidewatch_requests_total{route="/v1/predict",method="POST",code="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"tidewatch_feature_store_requests_total{result="timeout"} 1"#));
+        assert!(text.contains("tidewatch_gpu_telemetry_available 0"));
+    }
+}

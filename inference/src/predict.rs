@@ -1,0 +1,208 @@
+//! The prediction pipeline without HTTP: fetch each user's features (or defaults), score
+//! on the model thread, decide, record prediction metrics and a privacy-safe log line.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tracing::Instrument;
+
+use crate::backend::{Backend, BackendError};
+use crate::features::{FEATURE_NAMES, engineer};
+use crate::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
+use crate::model::Thresholds;
+use crate::privacy::pseudonymize;
+use crate::schema::{Contribution, Prediction, RiskLevel, ValidRequest};
+use crate::store::{FeatureStore, Lookup};
+
+/// Contributions listed in a response.
+const TOP_FEATURES: usize = 3;
+
+/// Scores validated requests end to end.
+#[derive(Debug)]
+pub struct Predictor {
+    backend: Backend,
+    store: Arc<FeatureStore>,
+    metrics: Arc<Metrics>,
+    instrument: bool,
+}
+
+impl Predictor {
+    pub fn new(
+        backend: Backend,
+        store: Arc<FeatureStore>,
+        metrics: Arc<Metrics>,
+        instrument: bool,
+    ) -> Self {
+        Self {
+            backend,
+            store,
+            metrics,
+            instrument,
+        }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn store(&self) -> &FeatureStore {
+        &self.store
+    }
+
+    /// Predictions in request order.
+    pub async fn predict(
+        &self,
+        requests: Vec<ValidRequest>,
+        trace_id: &str,
+    ) -> Result<Vec<Prediction>, BackendError> {
+        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id))).await;
+        let defaults = &self.backend.metadata().population_defaults;
+        let rows = requests
+            .iter()
+            .zip(&lookups)
+            .map(|(r, l)| engineer(&r.transaction, l.features.as_ref().unwrap_or(defaults)))
+            .collect::<Vec<_>>();
+        let span = if self.instrument {
+            tracing::info_span!(
+                "inference",
+                rows = rows.len(),
+                device = self.backend.device()
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let scored = self.backend.score(rows.clone()).instrument(span).await?;
+
+        let metadata = self.backend.metadata();
+        let model_labels = ModelLabels {
+            model: metadata.name.clone(),
+            version: metadata.version.clone(),
+        };
+        let score_histogram = self.instrument.then(|| {
+            self.metrics
+                .prediction_score
+                .get_or_create(&model_labels)
+                .clone()
+        });
+        let mut predictions = Vec::with_capacity(requests.len());
+        for (((request, lookup), row), scored) in
+            requests.into_iter().zip(lookups).zip(rows).zip(scored)
+        {
+            let probability = scored.probability;
+            let decision = decide(probability, metadata.thresholds);
+            if let Some(histogram) = &score_histogram {
+                histogram.observe(f64::from(probability));
+                self.metrics
+                    .predictions
+                    .get_or_create(&PredictionLabels {
+                        model: metadata.name.clone(),
+                        version: metadata.version.clone(),
+                        decision,
+                    })
+                    .inc();
+            }
+            let defaulted = lookup.features.is_none();
+            tracing::debug!(
+                user = %pseudonymize(&request.user_id),
+                score = probability,
+                decision = ?decision,
+                features_defaulted = defaulted,
+                "prediction"
+            );
+            let mut top: Vec<Contribution> = scored
+                .contributions
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0.0)
+                .map(|(i, c)| Contribution {
+                    feature: FEATURE_NAMES[i],
+                    value: row[i],
+                    contribution: *c,
+                })
+                .collect();
+            top.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
+            top.truncate(TOP_FEATURES);
+            predictions.push(Prediction {
+                transaction_id: request.transaction_id,
+                decision,
+                fraud_probability: probability,
+                risk_level: risk_level(probability, metadata.thresholds),
+                model: metadata.name.clone(),
+                model_version: metadata.version.clone(),
+                top_features: top,
+                features_defaulted: defaulted,
+                feature_store_result: lookup.result,
+                trace_id: trace_id.to_string(),
+            });
+        }
+        Ok(predictions)
+    }
+
+    async fn lookup(&self, user_id: &str) -> Lookup {
+        let span = if self.instrument {
+            tracing::info_span!(
+                "feature_fetch",
+                store = self.store.kind(),
+                result = tracing::field::Empty
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let lookup = self.store.fetch(user_id).instrument(span.clone()).await;
+        span.record("result", tracing::field::debug(lookup.result));
+        if self.instrument {
+            self.metrics
+                .store_requests
+                .get_or_create(&StoreLabels {
+                    result: lookup.result,
+                })
+                .inc();
+            self.metrics
+                .store_duration
+                .observe(lookup.elapsed.as_secs_f64());
+        }
+        lookup
+    }
+}
+
+/// Approve below `review`, review below `block`, else block.
+pub fn decide(probability: f32, thresholds: Thresholds) -> Decision {
+    if probability >= thresholds.block {
+        Decision::block
+    } else if probability >= thresholds.review {
+        Decision::review
+    } else {
+        Decision::approve
+    }
+}
+
+fn risk_level(probability: f32, thresholds: Thresholds) -> RiskLevel {
+    if probability >= thresholds.block {
+        RiskLevel::Critical
+    } else if probability >= thresholds.review {
+        RiskLevel::High
+    } else if probability >= thresholds.review / 3.0 {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_inclusive() {
+        let t = Thresholds {
+            review: 0.3,
+            block: 0.7,
+        };
+        assert_eq!(decide(0.29, t), Decision::approve);
+        assert_eq!(decide(0.3, t), Decision::review);
+        assert_eq!(decide(0.7, t), Decision::block);
+        assert_eq!(risk_level(0.05, t), RiskLevel::Low);
+        assert_eq!(risk_level(0.15, t), RiskLevel::Medium);
+    }
+}

@@ -1,0 +1,106 @@
+//! HTTP errors: every failure maps to a status code and a JSON body naming the field and
+//! the problem. Messages may echo client input back to the client; they are never logged.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::backend::BackendError;
+use crate::schema::{ErrorBody, ErrorDetail, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed request: {0}")]
+    Malformed(FieldError),
+    #[error("invalid request: {0}")]
+    Invalid(FieldError),
+    #[error("request body larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests in flight")]
+    Overloaded,
+    #[error("the model is not ready")]
+    NotReady,
+    #[error("no such route")]
+    NotFound,
+    #[error("injected fault")]
+    InjectedFault,
+    #[error("the model failed: {0}")]
+    Model(#[from] BackendError),
+    #[error("cannot read the request body")]
+    Body,
+}
+
+impl ApiError {
+    /// Stable code for clients and for the `code` field of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_request",
+            Self::Invalid(_) => "invalid_field",
+            Self::TooLarge { .. } => "body_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Overloaded => "overloaded",
+            Self::NotReady => "not_ready",
+            Self::NotFound => "not_found",
+            Self::InjectedFault => "injected_fault",
+            Self::Model(_) => "model_error",
+            Self::Body => "unreadable_body",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Malformed(e) | Self::Invalid(e) => Some(e.field.clone()),
+            Self::TooLarge { .. } | Self::Body => Some("body".into()),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Malformed(e) | Self::Invalid(e) => e.message.clone(),
+            // Internal details stay in the server log.
+            Self::Model(_) => "the model failed to score the request".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Malformed(_) | Self::Body => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InjectedFault | Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Overloaded | Self::NotReady) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let Self::Model(error) = self {
+            tracing::error!(%error, "prediction failed");
+        } else {
+            tracing::debug!(
+                code = self.code(),
+                field = self.field().as_deref(),
+                "request refused"
+            );
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                field: self.field(),
+                message: self.message(),
+            },
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! Per-request instrumentation: the request span (joined to a W3C parent), the trace id
+//! handed to handlers, in-flight and RED metrics by route pattern.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use actix_web::{Error, HttpMessage};
+use tracing::Instrument;
+
+use super::AppState;
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::telemetry;
+
+/// The trace id of the current request ("" when unknown).
+#[derive(Debug, Clone, Default)]
+pub struct TraceId(pub String);
+
+/// Routes by pattern; anything else is `unmatched` so labels stay bounded.
+fn route_label(pattern: Option<&str>) -> &'static str {
+    match pattern {
+        Some("/v1/predict") => "/v1/predict",
+        Some("/v1/predict/batch") => "/v1/predict/batch",
+        Some("/v1/model") => "/v1/model",
+        Some("/healthz") => "/healthz",
+        Some("/readyz") => "/readyz",
+        Some("/metrics") => "/metrics",
+        _ => "unmatched",
+    }
+}
+
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if !state.instrument {
+        let trace_id = telemetry::remote_trace_id(req.headers()).unwrap_or_default();
+        req.extensions_mut().insert(TraceId(trace_id));
+        return next.call(req).await;
+    }
+    let route = route_label(req.match_pattern().as_deref());
+    let method = method_label(req.method());
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.route = route,
+        http.request.method = method,
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = telemetry::adopt_remote_parent(&span, req.headers());
+    span.record("trace_id", trace_id.as_str());
+    req.extensions_mut().insert(TraceId(trace_id.clone()));
+
+    let metrics = &state.metrics;
+    metrics.in_flight.inc();
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics.in_flight.dec();
+    let code = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.as_response_error().status_code().as_u16(),
+    };
+    span.record("http.response.status_code", code);
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            code,
+        })
+        .inc();
+    metrics
+        .request_duration
+        .get_or_create(&RouteLabels { route, method })
+        .observe(elapsed);
+    let mut response = result?;
+    if !trace_id.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&trace_id)
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-trace-id"), value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_routes_collapse_to_one_label() {
+        assert_eq!(route_label(Some("/v1/predict")), "/v1/predict");
+        assert_eq!(route_label(Some("/users/{id}")), "unmatched");
+        assert_eq!(route_label(None), "unmatched");
+    }
+}

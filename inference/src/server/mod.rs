@@ -1,0 +1,118 @@
+//! The HTTP server: shared state, routes, and a run loop with graceful shutdown
+//! (not-ready first, then drain, then the caller flushes telemetry).
+
+pub mod error;
+pub mod middleware;
+pub mod routes;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpServer};
+use tokio::sync::Semaphore;
+
+use crate::drift::DriftMonitor;
+use crate::fault::FaultInjector;
+use crate::metrics::Metrics;
+use crate::predict::Predictor;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub predictor: Predictor,
+    pub metrics: Arc<Metrics>,
+    pub drift: Arc<Mutex<DriftMonitor>>,
+    /// Prediction requests served at once; the rest get 429.
+    pub admission: Arc<Semaphore>,
+    pub ready: AtomicBool,
+    pub faults: FaultInjector,
+    pub instrument: bool,
+    pub max_body_bytes: usize,
+    pub max_batch_size: usize,
+    pub drift_min_samples: usize,
+}
+
+/// Registers the routes on an app.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/v1/predict", web::post().to(routes::predict))
+        .route("/v1/predict/batch", web::post().to(routes::predict_batch))
+        .route("/v1/model", web::get().to(routes::model))
+        .route("/healthz", web::get().to(routes::healthz))
+        .route("/readyz", web::get().to(routes::readyz))
+        .route("/metrics", web::get().to(routes::metrics))
+        .default_service(web::to(routes::not_found));
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: std::net::SocketAddr,
+    pub workers: usize,
+    pub shutdown_delay: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+/// Serves until SIGTERM or SIGINT, then: readiness fails, traffic keeps being served for
+/// `shutdown_delay` (so endpoints are removed first), in-flight requests drain.
+pub async fn run(state: Data<AppState>, settings: &ServerSettings) -> std::io::Result<()> {
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(from_fn(middleware::observe))
+            .configure(configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
+    .backlog(4096);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    let server = server.bind(settings.listen)?.run();
+    tracing::info!(listen = %settings.listen, "serving");
+    tokio::spawn(stop_on_signal(
+        server.handle(),
+        state,
+        settings.shutdown_delay,
+    ));
+    server.await
+}
+
+async fn stop_on_signal(handle: ServerHandle, state: Data<AppState>, delay: Duration) {
+    wait_for_signal().await;
+    tracing::info!(
+        delay_seconds = delay.as_secs_f64(),
+        "stop signal received; no longer ready"
+    );
+    state.ready.store(false, Ordering::Relaxed);
+    tokio::time::sleep(delay).await;
+    tracing::info!("draining in-flight requests");
+    handle.stop(true).await;
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,202 @@
+//! Request handlers: thin adapters from HTTP to the predictor, the model summary, health,
+//! readiness and the metrics page.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, BytesMut, Data};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::middleware::TraceId;
+use crate::metrics::{CONTENT_TYPE, DriftLabels};
+use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
+
+pub async fn predict(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let _permit = state
+        .admission
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded)?;
+    let body = read_json_body(&state, &req, payload).await?;
+    inject_faults(&state).await?;
+    let request: PredictRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
+    let valid = request.validate("").map_err(ApiError::Invalid)?;
+    let trace_id = trace_id(&req);
+    let mut predictions = state.predictor.predict(vec![valid], &trace_id).await?;
+    Ok(HttpResponse::Ok().json(predictions.remove(0)))
+}
+
+pub async fn predict_batch(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let _permit = state
+        .admission
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded)?;
+    let body = read_json_body(&state, &req, payload).await?;
+    inject_faults(&state).await?;
+    let batch: BatchRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
+    let count = batch.transactions.len();
+    if count == 0 || count > state.max_batch_size {
+        return Err(ApiError::Invalid(FieldError::new(
+            "transactions",
+            format!(
+                "must hold 1 to {} transactions, got {count}",
+                state.max_batch_size
+            ),
+        )));
+    }
+    let valid = batch
+        .transactions
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| t.validate(&format!("transactions[{i}].")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::Invalid)?;
+    let trace_id = trace_id(&req);
+    let predictions = state.predictor.predict(valid, &trace_id).await?;
+    Ok(HttpResponse::Ok().json(BatchPrediction {
+        predictions,
+        trace_id,
+    }))
+}
+
+pub async fn model(state: Data<AppState>) -> HttpResponse {
+    let backend = state.predictor.backend();
+    let metadata = backend.metadata();
+    HttpResponse::Ok().json(json!({
+        "name": metadata.name,
+        "version": metadata.version,
+        "device": backend.device(),
+        "features": metadata.feature_names,
+        "thresholds": metadata.thresholds,
+        "quality": metadata.quality,
+        "feature_store": state.predictor.store().kind(),
+        "ready": state.ready.load(Ordering::Relaxed),
+    }))
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "alive" }))
+}
+
+pub async fn readyz(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.ready.load(Ordering::Relaxed) {
+        Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::NotReady)
+    }
+}
+
+pub async fn metrics(state: Data<AppState>) -> HttpResponse {
+    state.refresh_gauges();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
+        .body(state.metrics.encode())
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+impl AppState {
+    /// Gauges computed at scrape time: drift PSI and the breaker state.
+    pub fn refresh_gauges(&self) {
+        let metadata = self.predictor.backend().metadata();
+        let drift = self
+            .drift
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (feature, psi) in drift.psi(self.drift_min_samples) {
+            self.metrics
+                .drift_psi
+                .get_or_create(&DriftLabels {
+                    model: metadata.name.clone(),
+                    feature: feature.to_string(),
+                })
+                .set(psi);
+        }
+        self.metrics
+            .breaker_state
+            .set(self.predictor.store().breaker_state().gauge_value());
+    }
+}
+
+fn trace_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<TraceId>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
+async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
+    if !state.faults.is_active() {
+        return Ok(());
+    }
+    if !state.faults.latency().is_zero() {
+        tokio::time::sleep(state.faults.latency()).await;
+    }
+    if state.faults.should_fail() {
+        return Err(ApiError::InjectedFault);
+    }
+    Ok(())
+}
+
+/// Reads the body up to the configured limit; refuses non-JSON content types early.
+async fn read_json_body(
+    state: &AppState,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let limit = state.max_body_bytes;
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && length > limit
+    {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Body)?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::Malformed(FieldError::new(
+            "body",
+            "the request body is empty",
+        )));
+    }
+    Ok(body.freeze())
+}

@@ -1,0 +1,155 @@
+//! Wiring of `serve`: telemetry, model, feature store, backend thread, GPU poller and the
+//! HTTP server, started and stopped in order. Owns no logic of its own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::web::Data;
+use tokio::sync::Semaphore;
+
+use crate::backend::{Backend, BackendError};
+use crate::config::ServeConfig;
+use crate::drift::DriftMonitor;
+use crate::fault::FaultInjector;
+use crate::gpu::GpuPoller;
+use crate::metrics::{DeviceLabels, Metrics};
+use crate::model::{self, FraudModel, ModelError};
+use crate::predict::Predictor;
+use crate::server::{self, AppState, ServerSettings};
+use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
+use crate::telemetry::{self, TelemetryError, TelemetrySettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    #[error("cannot load the model: {0}")]
+    Model(#[from] ModelError),
+    #[error("cannot read the Redis password file: {0}")]
+    PasswordFile(std::io::Error),
+    #[error(transparent)]
+    Redis(#[from] RedisStoreError),
+    #[error("model warm-up failed: {0}")]
+    WarmUp(#[from] BackendError),
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until a stop signal; flushes telemetry before returning.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let telemetry = telemetry::init(&TelemetrySettings {
+        log_filter: config.log_filter.clone(),
+        log_format: config.log_format,
+        otlp_endpoint: config.otlp_endpoint.clone(),
+        sample_ratio: config.trace_sample_ratio,
+        service_name: config.service_name.clone(),
+    })?;
+    let result = serve_with_telemetry(&config).await;
+    if let Err(error) = &result {
+        tracing::error!(%error, "server stopped with an error");
+    }
+    telemetry.shutdown(Duration::from_secs(5));
+    tracing::info!("stopped");
+    result
+}
+
+async fn serve_with_telemetry(config: &ServeConfig) -> Result<(), ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    let instrument = !config.disable_instrumentation;
+    let device = model::select_device();
+    let model = match &config.model_dir {
+        Some(dir) => FraudModel::load(dir, &device)?,
+        None => FraudModel::bundled(&device)?,
+    };
+    let metadata = model.metadata().clone();
+    tracing::info!(model = %metadata.name, version = %metadata.version, device = model.device_label(), "model loaded");
+    metrics
+        .model_info
+        .get_or_create(&DeviceLabels {
+            model: metadata.name.clone(),
+            version: metadata.version.clone(),
+            device: model.device_label().to_string(),
+        })
+        .set(1);
+    let mut references = metadata.feature_reference.clone();
+    references.push(metadata.score_reference.clone());
+    let drift = Arc::new(Mutex::new(DriftMonitor::new(
+        references,
+        config.drift_window,
+    )));
+
+    let store = match config.redis.settings().map_err(ServeError::PasswordFile)? {
+        Some(settings) => {
+            tracing::info!(url = %settings.url, timeout_ms = settings.timeout.as_millis() as u64, "feature store: redis");
+            FeatureStore::redis(
+                RedisStore::start(&settings)?,
+                settings.timeout,
+                config.breaker(),
+            )
+        }
+        None => {
+            let memory = MemoryStore::synthetic(config.synthetic_seed, config.synthetic_users);
+            tracing::info!(users = memory.len(), "feature store: in memory");
+            FeatureStore::memory(memory)
+        }
+    };
+    let store = Arc::new(store);
+
+    let (backend, model_thread) =
+        Backend::start(model, metrics.clone(), drift.clone(), instrument)?;
+    let _gpu = GpuPoller::start(
+        metrics.gpu.clone(),
+        Duration::from_secs(config.gpu_poll_seconds.max(1)),
+    );
+
+    let faults = FaultInjector::new(
+        config.fault_error_ratio,
+        Duration::from_millis(config.fault_latency_ms),
+    );
+    if faults.is_active() {
+        tracing::warn!(
+            error_ratio = config.fault_error_ratio,
+            latency_ms = config.fault_latency_ms,
+            "fault injection is on"
+        );
+    }
+    let state = Data::new(AppState {
+        predictor: Predictor::new(backend.clone(), store.clone(), metrics.clone(), instrument),
+        metrics,
+        drift,
+        admission: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+        ready: AtomicBool::new(false),
+        faults,
+        instrument,
+        max_body_bytes: config.max_body_bytes,
+        max_batch_size: config.max_batch_size.max(1),
+        drift_min_samples: config.drift_min_samples,
+    });
+
+    let warm_state = state.clone();
+    let warm_backend = backend.clone();
+    tokio::spawn(async move {
+        match warm_backend.warm_up().await {
+            Ok(()) => {
+                warm_state.ready.store(true, Ordering::Relaxed);
+                tracing::info!("model warmed up; ready");
+            }
+            Err(error) => tracing::error!(%error, "model warm-up failed; staying not ready"),
+        }
+    });
+    drop(backend);
+
+    let settings = ServerSettings {
+        listen: config.listen,
+        workers: config.workers,
+        shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
+        shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
+    };
+    let served = server::run(state.clone(), &settings).await;
+    store.close().await;
+    // The model thread ends once the last backend handle (inside the state) is gone.
+    drop(state);
+    let _ = tokio::task::spawn_blocking(move || model_thread.join()).await;
+    served.map_err(ServeError::from)
+}

@@ -1,0 +1,156 @@
+//! The feature store the server reads user features from: in memory, or Redis behind a
+//! per-lookup timeout and a circuit breaker. Every lookup ends with features or `None`
+//! and a bounded [`LookupResult`]; it never fails the request.
+
+pub mod breaker;
+pub mod memory;
+pub mod redis;
+
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelValue;
+
+pub use breaker::{BreakerState, CircuitBreaker, Permit};
+pub use memory::MemoryStore;
+pub use redis::{RedisSettings, RedisStore, RedisStoreError};
+
+use crate::features::UserFeatures;
+
+/// Outcome of one lookup; the `result` label of `tidewatch_feature_store_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue, serde::Serialize)]
+#[allow(non_camel_case_types)]
+pub enum LookupResult {
+    hit,
+    miss,
+    error,
+    timeout,
+    /// The breaker is open; the store was not called.
+    skipped,
+}
+
+/// Features for one user, if the store had them.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub features: Option<UserFeatures>,
+    pub result: LookupResult,
+    pub elapsed: Duration,
+}
+
+/// Circuit-breaker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    pub failure_threshold: u32,
+    pub cool_down: Duration,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Memory(MemoryStore),
+    Redis {
+        store: RedisStore,
+        timeout: Duration,
+        breaker: CircuitBreaker,
+    },
+}
+
+/// The server's feature store.
+#[derive(Debug)]
+pub struct FeatureStore {
+    backend: Backend,
+}
+
+impl FeatureStore {
+    pub fn memory(store: MemoryStore) -> Self {
+        Self {
+            backend: Backend::Memory(store),
+        }
+    }
+
+    pub fn redis(store: RedisStore, timeout: Duration, breaker: BreakerSettings) -> Self {
+        Self {
+            backend: Backend::Redis {
+                store,
+                timeout,
+                breaker: CircuitBreaker::new(breaker.failure_threshold, breaker.cool_down),
+            },
+        }
+    }
+
+    /// `memory` or `redis`, for logs and `/v1/model`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis { .. } => "redis",
+        }
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        match &self.backend {
+            Backend::Memory(_) => BreakerState::Closed,
+            Backend::Redis { breaker, .. } => breaker.state(),
+        }
+    }
+
+    /// Looks a user up. Bounded by the configured timeout; never errors.
+    pub async fn fetch(&self, user_id: &str) -> Lookup {
+        let started = Instant::now();
+        let (features, result) = match &self.backend {
+            Backend::Memory(store) => match store.get(user_id) {
+                Some(f) => (Some(f), LookupResult::hit),
+                None => (None, LookupResult::miss),
+            },
+            Backend::Redis {
+                store,
+                timeout,
+                breaker,
+            } => fetch_guarded(store, *timeout, breaker, user_id).await,
+        };
+        Lookup {
+            features,
+            result,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    pub async fn close(&self) {
+        if let Backend::Redis { store, .. } = &self.backend {
+            store.quit().await;
+        }
+    }
+}
+
+async fn fetch_guarded(
+    store: &RedisStore,
+    timeout: Duration,
+    breaker: &CircuitBreaker,
+    user_id: &str,
+) -> (Option<UserFeatures>, LookupResult) {
+    if breaker.permit(Instant::now()) == Permit::Reject {
+        return (None, LookupResult::skipped);
+    }
+    match tokio::time::timeout(timeout, store.get(user_id)).await {
+        Ok(Ok(found)) => {
+            breaker.on_success();
+            let result = if found.is_some() {
+                LookupResult::hit
+            } else {
+                LookupResult::miss
+            };
+            (found, result)
+        }
+        Ok(Err(error)) => {
+            breaker.on_failure(Instant::now());
+            tracing::debug!(error = %error, "feature store lookup failed");
+            let result = if matches!(&error, RedisStoreError::Command(m) if m.contains("Timeout")) {
+                LookupResult::timeout
+            } else {
+                LookupResult::error
+            };
+            (None, result)
+        }
+        Err(_) => {
+            breaker.on_failure(Instant::now());
+            (None, LookupResult::timeout)
+        }
+    }
+}

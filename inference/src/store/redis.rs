@@ -1,0 +1,194 @@
+//! Redis feature store through fred: one hash per user. Only talks to Redis; timeouts,
+//! the circuit breaker and defaults are the caller's job ([`super::FeatureStore`]).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fred::prelude::{Builder, Client, ClientLike, Config, HashesInterface, ReconnectPolicy};
+
+use crate::features::UserFeatures;
+use crate::secret::{ConnectionUrl, Secret};
+
+/// How to reach Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: ConnectionUrl,
+    /// Overrides any password in the URL.
+    pub password: Option<Secret>,
+    pub key_prefix: String,
+    /// Upper bound of one lookup; also fred's own command timeout.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStoreError {
+    #[error("invalid Redis configuration: {0}")]
+    Config(String),
+    #[error("Redis command failed: {0}")]
+    Command(String),
+    #[error("stored features of a user are malformed: field {0}")]
+    Malformed(&'static str),
+}
+
+impl From<fred::error::Error> for RedisStoreError {
+    fn from(error: fred::error::Error) -> Self {
+        // fred's message never contains the password; the URL is not part of it either.
+        Self::Command(format!("{:?}: {}", error.kind(), error.details()))
+    }
+}
+
+/// A connected (or reconnecting) Redis client.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    key_prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Builds the client and starts connecting in the background; never waits for Redis,
+    /// so the server starts (and serves with defaults) while Redis is down.
+    pub fn start(settings: &RedisSettings) -> Result<Self, RedisStoreError> {
+        let client = Self::build(settings)?;
+        client.connect();
+        Ok(Self {
+            client,
+            key_prefix: settings.key_prefix.clone(),
+        })
+    }
+
+    /// Builds the client and waits for the first connection (for the loader command).
+    pub async fn connect(settings: &RedisSettings) -> Result<Self, RedisStoreError> {
+        let client = Self::build(settings)?;
+        client.init().await?;
+        Ok(Self {
+            client,
+            key_prefix: settings.key_prefix.clone(),
+        })
+    }
+
+    fn build(settings: &RedisSettings) -> Result<Client, RedisStoreError> {
+        let mut config = Config::from_url(settings.url.expose())
+            .map_err(|e| RedisStoreError::Config(e.details().to_string()))?;
+        if let Some(password) = &settings.password {
+            config.password = Some(password.expose().to_string());
+        }
+        // Keep retrying the first connection instead of failing start-up.
+        config.fail_fast = false;
+        let timeout = settings.timeout;
+        Builder::from_config(config)
+            .with_performance_config(|p| p.default_command_timeout = timeout)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(1);
+                c.internal_command_timeout = Duration::from_secs(1);
+                c.max_command_attempts = 1;
+                // Bounded buffer while disconnected: lookups time out rather than pile up.
+                c.max_command_buffer_len = 1_000;
+            })
+            .set_policy(ReconnectPolicy::new_constant(0, 250))
+            .build()
+            .map_err(|e| RedisStoreError::Config(e.details().to_string()))
+    }
+
+    fn key(&self, user_id: &str) -> String {
+        format!("{}{user_id}", self.key_prefix)
+    }
+
+    /// The user's features, or `None` when the user is unknown.
+    pub async fn get(&self, user_id: &str) -> Result<Option<UserFeatures>, RedisStoreError> {
+        let fields: HashMap<String, String> = self.client.hgetall(self.key(user_id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        decode(&fields).map(Some)
+    }
+
+    /// Writes users as `{prefix}{id}` hashes, pipelined in chunks.
+    pub async fn put_all(
+        &self,
+        users: impl IntoIterator<Item = (String, UserFeatures)>,
+    ) -> Result<usize, RedisStoreError> {
+        let mut written = 0;
+        let users: Vec<(String, UserFeatures)> = users.into_iter().collect();
+        for chunk in users.chunks(500) {
+            let pipeline = self.client.pipeline();
+            for (id, user) in chunk {
+                let _: () = pipeline.hset(self.key(id), encode(user)).await?;
+            }
+            let _: Vec<i64> = pipeline.all().await?;
+            written += chunk.len();
+        }
+        Ok(written)
+    }
+
+    pub async fn quit(&self) {
+        let _ = self.client.quit().await;
+    }
+}
+
+fn encode(user: &UserFeatures) -> Vec<(&'static str, String)> {
+    vec![
+        ("avg_amount_30d", user.avg_amount_30d.to_string()),
+        ("txn_count_24h", user.txn_count_24h.to_string()),
+        ("account_age_days", user.account_age_days.to_string()),
+        ("chargebacks_90d", user.chargebacks_90d.to_string()),
+        ("home_country", user.home_country.clone()),
+    ]
+}
+
+fn decode(fields: &HashMap<String, String>) -> Result<UserFeatures, RedisStoreError> {
+    let number = |name: &'static str| {
+        fields
+            .get(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .ok_or(RedisStoreError::Malformed(name))
+    };
+    Ok(UserFeatures {
+        avg_amount_30d: number("avg_amount_30d")?,
+        txn_count_24h: number("txn_count_24h")?,
+        account_age_days: number("account_age_days")?,
+        chargebacks_90d: number("chargebacks_90d")?,
+        home_country: fields
+            .get("home_country")
+            .cloned()
+            .ok_or(RedisStoreError::Malformed("home_country"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let user = UserFeatures {
+            avg_amount_30d: 12.5,
+            txn_count_24h: 3.0,
+            account_age_days: 90.0,
+            chargebacks_90d: 1.0,
+            home_country: "DE".into(),
+        };
+        let fields: HashMap<String, String> = encode(&user)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(decode(&fields).unwrap(), user);
+    }
+
+    #[test]
+    fn malformed_field_is_named() {
+        let fields = HashMap::from([("avg_amount_30d".to_string(), "NaN".to_string())]);
+        assert!(matches!(
+            decode(&fields),
+            Err(RedisStoreError::Malformed("avg_amount_30d"))
+        ));
+    }
+}
