@@ -12,11 +12,15 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: unit check-generated e2e ## unit tests, generated-file freshness, then the e2e suite on a local control plane
+test: unit alerts check-generated e2e ## unit tests, alert rule tests, generated-file freshness, then the e2e suite on a local control plane
 
 .PHONY: unit
 unit: tools ## unit and integration tests that need no cluster
 	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) test --workspace --exclude tidewatch-e2e
+
+.PHONY: alerts
+alerts: tools ## promtool and amtool checks of alerts/ and the Alertmanager example
+	PROMTOOL="$(TOOLS_BIN)/promtool" alerts/check.sh
 
 .PHONY: e2e
 e2e: tools ## end-to-end suite against the local control plane (started and stopped around it)
@@ -36,7 +40,8 @@ cluster-down: ## stop every process of the local control plane
 
 .PHONY: generate
 generate: ## regenerate CRDs, dashboards and other generated files
-	@echo "make generate: nothing is generated yet"
+	$(CARGO) run --quiet -p tidewatch-operator -- crds --output-dir crds
+	$(CARGO) run --quiet -p tidewatch-operator -- dashboards --output-dir dashboards
 
 .PHONY: check-generated
 check-generated: generate ## fail when a generated file is stale

@@ -1,0 +1,35 @@
+//! Kubernetes Events about a resource (events.k8s.io/v1): published from the update_status
+//! step, only when the Degraded condition appears or its message changes, so that a resource
+//! that stays invalid does not produce a write per reconciliation.
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType};
+
+use super::context::Context;
+
+/// Longest note the events API accepts.
+const MAX_NOTE: usize = 1024;
+
+/// Publishes a Warning event naming what is wrong with `obj`. Failures are logged, never
+/// fatal: the condition on status already says the same.
+pub async fn warn<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, reason: &str, action: &str, note: &str) {
+    let mut note = note.to_owned();
+    if note.len() > MAX_NOTE {
+        let mut end = MAX_NOTE - 3;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+        note.push_str("...");
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %err, reason, "could not publish event");
+    }
+}

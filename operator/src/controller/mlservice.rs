@@ -1,0 +1,186 @@
+//! Reconciliation of an MLService: validate → build → apply → update_status. Reads like a
+//! table of contents; each step lives in its own module.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kube::api::DynamicObject;
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use serde_json::Value;
+
+use super::build::{self, MLSERVICE_KINDS};
+use super::children::{Child, ChildKind};
+use super::context::Context;
+use super::error::Error;
+use super::status::{self, Assessment, Verdict};
+use super::{apply, events};
+use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
+use crate::api::mlservice::ChildRef;
+use crate::api::{MLService, MlServiceStatus};
+use crate::builders::service::endpoint;
+use crate::runtime::metrics::ControllerName;
+use crate::validate::{ValidationErrors, validate_mlservice};
+
+const CONTROLLER: ControllerName = ControllerName::mlservice;
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(mls: Arc<MLService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_steps(&mls, &ctx).await;
+    let category = result.as_ref().err().map(Error::category);
+    ctx.metrics.reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
+    if result.is_ok() {
+        ctx.succeeded(CONTROLLER, &mls.namespace().unwrap_or_default(), &mls.name_any());
+    }
+    result.map(|()| Action::requeue(ctx.requeue_after))
+}
+
+/// Retry policy: exponential backoff per object.
+pub fn error_policy(mls: Arc<MLService>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff(CONTROLLER, &mls.namespace().unwrap_or_default(), &mls.name_any());
+    tracing::warn!(namespace = mls.namespace(), name = mls.name_any(), %error, category = error.category(), retry_in = ?delay, "MLService reconciliation failed");
+    Action::requeue(delay)
+}
+
+async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
+    let namespace = mls.namespace().unwrap_or_default();
+    let desired_status = match validate_mlservice(mls) {
+        // No children from an invalid spec; existing ones are kept as they were, so an
+        // invalid edit never takes a serving model down.
+        Err(errors) => invalid_status(mls, ctx, &errors),
+        Ok(valid) => {
+            let desired = build::mlservice_children(&valid, &ctx.settings)?;
+            let uid = mls.uid().unwrap_or_default();
+            let live = apply::apply_children(ctx, &namespace, &uid, &desired, MLSERVICE_KINDS).await?;
+            let deployment = desired.iter().zip(&live).find(|(c, _)| c.kind == ChildKind::Deployment).map(|(_, l)| l.as_ref());
+            let rollout = rollout(valid.replicas, deployment);
+            let status = MlServiceStatus {
+                observed_generation: mls.metadata.generation,
+                conditions: Vec::new(),
+                ready_replicas: Some(rollout.ready),
+                endpoint: Some(endpoint(&valid)),
+                children: child_refs(&desired),
+            };
+            (status, rollout.assessment())
+        }
+    };
+    update_status(mls, ctx, desired_status).await
+}
+
+fn invalid_status(mls: &MLService, ctx: &Context, errors: &ValidationErrors) -> (MlServiceStatus, Assessment) {
+    let message = format!("invalid spec: {errors}");
+    let assessment = Assessment {
+        ready: Verdict::new(false, REASON_INVALID_SPEC, message.clone()),
+        progressing: Verdict::new(false, REASON_INVALID_SPEC, "waiting for a valid spec"),
+        degraded: Verdict::new(true, REASON_INVALID_SPEC, message),
+    };
+    let previous = mls.status.clone().unwrap_or_default();
+    let deployment = ctx.children.get(ChildKind::Deployment, &mls.namespace().unwrap_or_default(), &mls.name_any());
+    let status = MlServiceStatus {
+        observed_generation: mls.metadata.generation,
+        conditions: Vec::new(),
+        ready_replicas: deployment.map(|d| int_at(&d.data, "readyReplicas")),
+        endpoint: previous.endpoint,
+        children: previous.children,
+    };
+    (status, assessment)
+}
+
+/// What the Deployment reports about its rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollout {
+    desired: i32,
+    ready: i32,
+    updated: i32,
+    observed_current: bool,
+}
+
+impl Rollout {
+    fn complete(self) -> bool {
+        self.observed_current && self.ready >= self.desired && self.updated >= self.desired
+    }
+
+    fn assessment(self) -> Assessment {
+        let summary = format!("{}/{} replicas ready", self.ready, self.desired);
+        let applied = Verdict::new(false, REASON_RECONCILED, "every child is applied");
+        if self.complete() {
+            Assessment {
+                ready: Verdict::new(true, REASON_RECONCILED, summary),
+                progressing: Verdict::new(false, REASON_RECONCILED, "rollout complete"),
+                degraded: applied,
+            }
+        } else {
+            Assessment {
+                ready: Verdict::new(false, "PodsNotReady", summary.clone()),
+                progressing: Verdict::new(true, "RollingOut", format!("rolling out: {summary}")),
+                degraded: applied,
+            }
+        }
+    }
+}
+
+fn rollout(desired: i32, deployment: Option<&DynamicObject>) -> Rollout {
+    let Some(d) = deployment else {
+        return Rollout { desired, ready: 0, updated: 0, observed_current: false };
+    };
+    let observed = d.data.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    Rollout {
+        desired,
+        ready: int_at(&d.data, "readyReplicas"),
+        updated: int_at(&d.data, "updatedReplicas"),
+        observed_current: observed.is_some() && observed >= d.metadata.generation,
+    }
+}
+
+fn int_at(data: &Value, field: &str) -> i32 {
+    data.pointer(&format!("/status/{field}")).and_then(Value::as_i64).unwrap_or(0) as i32
+}
+
+fn child_refs(children: &[Child]) -> Vec<ChildRef> {
+    let mut refs: Vec<ChildRef> = children.iter().map(Child::child_ref).collect();
+    refs.sort();
+    refs
+}
+
+async fn update_status(mls: &MLService, ctx: &Context, (mut desired, assessment): (MlServiceStatus, Assessment)) -> Result<(), Error> {
+    let current = mls.status.as_ref();
+    let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    desired.conditions = assessment.conditions(previous, mls.metadata.generation, status::now());
+    let written = status::write_if_changed(ctx, mls, current, &desired).await?;
+    let degraded = status::degraded_message(&desired.conditions);
+    if written && degraded.is_some() && degraded != status::degraded_message(previous) {
+        events::warn(ctx, mls, REASON_INVALID_SPEC, "Validate", degraded.unwrap_or_default()).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deployment(status: Value, generation: i64) -> DynamicObject {
+        let mut d: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "generation": generation},
+        }))
+        .unwrap();
+        d.data = json!({"status": status});
+        d
+    }
+
+    #[test]
+    fn rollout_is_complete_only_when_every_replica_is_updated_and_ready() {
+        let done = deployment(json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2}), 2);
+        assert!(rollout(2, Some(&done)).complete());
+        let stale = deployment(json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}), 2);
+        assert!(!rollout(2, Some(&stale)).complete(), "status of an older generation");
+        let starting = deployment(json!({"observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 2}), 2);
+        assert!(!rollout(2, Some(&starting)).complete());
+        assert!(!rollout(2, None).complete());
+        let zero = deployment(json!({"observedGeneration": 3}), 3);
+        assert!(rollout(0, Some(&zero)).complete(), "scaled to zero is ready");
+    }
+}

@@ -1,0 +1,248 @@
+//! The controllers: MLService (owns Deployment, Service, ServiceMonitor, dashboard ConfigMap)
+//! and SLO (owns PrometheusRule and dashboard ConfigMap, re-checked when its MLService
+//! changes). One watch per kind feeds a cache and routes changes to the owning controller.
+//! Parents are watched as untyped objects and decoded one by one, so an object that does
+//! not decode is logged and skipped instead of stalling the watch.
+
+pub mod apply;
+pub mod build;
+pub mod children;
+pub mod context;
+pub mod drift;
+pub mod error;
+pub mod events;
+pub mod mlservice;
+pub mod slo;
+pub mod status;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt, TryStreamExt, future};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::api::{MLService, SLO};
+use crate::labels::{MANAGED_BY, MANAGER};
+use crate::runtime::metrics::{ControllerName, Metrics};
+use crate::validate::OperatorSettings;
+use children::ChildKind;
+use context::{ChildStores, Context};
+
+/// Where the controllers look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    AllNamespaces,
+    Namespace(String),
+}
+
+/// Tuning of the controllers.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Reconciliations running at once, per controller.
+    pub concurrency: u16,
+    /// Periodic re-check of converged objects.
+    pub requeue_after: Duration,
+    /// Identity in Events (`reportingInstance`).
+    pub instance: String,
+}
+
+fn dynamic_api(client: &Client, scope: &Scope, resource: &ApiResource) -> Api<DynamicObject> {
+    match scope {
+        Scope::AllNamespaces => Api::all_with(client.clone(), resource),
+        Scope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, resource),
+    }
+}
+
+/// Decodes one watch event; an object that does not decode is logged and dropped.
+fn decode<K: Resource + DeserializeOwned>(event: Event<DynamicObject>) -> Option<Event<K>> {
+    let parse = |obj: DynamicObject| {
+        let (namespace, name) = (obj.namespace(), obj.name_any());
+        obj.try_parse::<K>()
+            .map_err(|error| tracing::error!(kind = %K::kind(&Default::default()), ?namespace, name, %error, "skipping an object that does not decode"))
+            .ok()
+    };
+    Some(match event {
+        Event::Apply(obj) => Event::Apply(parse(obj)?),
+        Event::InitApply(obj) => Event::InitApply(parse(obj)?),
+        Event::Delete(obj) => Event::Delete(parse(obj)?),
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+    })
+}
+
+fn strip_managed_fields(obj: &mut DynamicObject) {
+    obj.managed_fields_mut().clear();
+}
+
+/// Runs both controllers in `scope` until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    scope: Scope,
+    settings: OperatorSettings,
+    options: Options,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Clone + Send + Sync + 'static,
+) {
+    let (mls_trigger, mls_triggers) = mpsc::unbounded::<ObjectRef<MLService>>();
+    let (slo_trigger, slo_triggers) = mpsc::unbounded::<ObjectRef<SLO>>();
+
+    // Children: one label-selected watch per kind, cached, changes routed to the owner.
+    let mut stores = ChildStores::default();
+    let mut child_watches = Vec::new();
+    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}")).any_semantic();
+    for kind in ChildKind::ALL {
+        let resource = kind.api_resource();
+        let writer = reflector::store::Writer::new(resource.clone());
+        stores.insert(kind, writer.as_reader());
+        let (mls_trigger, slo_trigger) = (mls_trigger.clone(), slo_trigger.clone());
+        let watch = watcher::watcher(dynamic_api(&client, &scope, &resource), managed.clone())
+            .default_backoff()
+            .modify(strip_managed_fields)
+            .reflect(writer)
+            .touched_objects()
+            .for_each(move |child| {
+                match child {
+                    Ok(child) => route_to_owner(&child, &mls_trigger, &slo_trigger),
+                    Err(error) => tracing::warn!(kind = kind.as_str(), %error, "child watch failed; retrying"),
+                }
+                future::ready(())
+            });
+        child_watches.push(watch.boxed());
+    }
+    let child_watches = future::join_all(child_watches);
+
+    // Parents.
+    let (mls_store, mls_writer) = reflector::store::<MLService>();
+    let (slo_store, slo_writer) = reflector::store::<SLO>();
+    let mls_resource = ApiResource::erase::<MLService>(&());
+    let slo_resource = ApiResource::erase::<SLO>(&());
+    let slo_lookup = slo_store.clone();
+    let mls_stream = watcher::watcher(dynamic_api(&client, &scope, &mls_resource), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .try_filter_map(|event| future::ready(Ok(decode::<MLService>(event))))
+        .reflect(mls_writer)
+        .inspect_ok(move |event| {
+            // An SLO depends on its target's existence: re-check it on every change.
+            for mls in event_objects(event) {
+                for slo in slo::slos_targeting(mls, &slo_lookup.state()) {
+                    let _ = slo_trigger.unbounded_send(slo);
+                }
+            }
+        })
+        .applied_objects();
+    let slo_stream = watcher::watcher(dynamic_api(&client, &scope, &slo_resource), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .try_filter_map(|event| future::ready(Ok(decode::<SLO>(event))))
+        .reflect(slo_writer)
+        .applied_objects();
+
+    let reporter = Reporter { controller: MANAGER.into(), instance: Some(options.instance.clone()) };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings,
+        children: stores.clone(),
+        mlservices: mls_store.clone(),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        applied: Mutex::new(HashMap::new()),
+        failures: Mutex::new(HashMap::new()),
+        requeue_after: options.requeue_after,
+    });
+    let config = ControllerConfig::default().concurrency(options.concurrency).debounce(Duration::from_millis(500));
+
+    let mls_controller = Controller::for_stream(mls_stream, mls_store.clone())
+        .reconcile_on(mls_triggers)
+        .with_config(config.clone())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(mlservice::reconcile, mlservice::error_policy, ctx.clone())
+        .for_each(|result| {
+            if let Err(error) = result {
+                tracing::debug!(%error, "MLService controller");
+            }
+            future::ready(())
+        });
+    let slo_controller = Controller::for_stream(slo_stream, slo_store.clone())
+        .reconcile_on(slo_triggers)
+        .with_config(config)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(slo::reconcile, slo::error_policy, ctx.clone())
+        .for_each(|result| {
+            if let Err(error) = result {
+                tracing::debug!(%error, "SLO controller");
+            }
+            future::ready(())
+        });
+
+    // Reconciling before the caches are filled would re-apply every child and, for an SLO,
+    // report a target that is merely not cached yet as missing.
+    let children_ready = {
+        let stores = stores.clone();
+        async move { stores.wait_until_ready().await }
+    };
+    let controllers = async move {
+        children_ready.await;
+        tracing::info!("child caches filled; starting controllers");
+        let slo_after_targets = async move {
+            let _ = mls_store.wait_until_ready().await;
+            slo_controller.await;
+        };
+        future::join(mls_controller, slo_after_targets).await;
+    };
+    let gauges = report_managed(ctx.clone(), slo_store.clone());
+    futures::pin_mut!(controllers);
+    let background = future::join(child_watches, gauges);
+    futures::pin_mut!(background);
+    future::select(controllers, background).await;
+    tracing::info!("controllers stopped");
+}
+
+fn event_objects<K>(event: &Event<K>) -> Vec<&K> {
+    match event {
+        Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj) => vec![obj],
+        Event::Init | Event::InitDone => Vec::new(),
+    }
+}
+
+/// Sends a child's change to the controller of its owner.
+fn route_to_owner(
+    child: &DynamicObject,
+    mls: &mpsc::UnboundedSender<ObjectRef<MLService>>,
+    slo: &mpsc::UnboundedSender<ObjectRef<SLO>>,
+) {
+    let Some(namespace) = child.namespace() else { return };
+    for owner in child.owner_references().iter().filter(|o| o.controller == Some(true)) {
+        if owner.api_version != MLService::api_version(&()) && owner.api_version != SLO::api_version(&()) {
+            continue;
+        }
+        if owner.kind == MLService::kind(&()) {
+            let _ = mls.unbounded_send(ObjectRef::new(&owner.name).within(&namespace));
+        } else if owner.kind == SLO::kind(&()) {
+            let _ = slo.unbounded_send(ObjectRef::new(&owner.name).within(&namespace));
+        }
+    }
+}
+
+/// Keeps `tidewatch_operator_managed_objects` current from the caches.
+async fn report_managed(ctx: Arc<Context>, slos: Store<SLO>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        ctx.metrics.set_managed(ControllerName::mlservice, "MLService", ctx.mlservices.len());
+        ctx.metrics.set_managed(ControllerName::slo, "SLO", slos.len());
+        for (controller, owner_kind) in [(ControllerName::mlservice, "MLService"), (ControllerName::slo, "SLO")] {
+            for (kind, count) in ctx.children.count_owned_by_kind(owner_kind) {
+                ctx.metrics.set_managed(controller, kind.as_str(), count);
+            }
+        }
+    }
+}

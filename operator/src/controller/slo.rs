@@ -1,0 +1,112 @@
+//! Reconciliation of an SLO: dereference (its target MLService, from the cache) → validate →
+//! build → apply → update_status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+
+use super::build::{self, SLO_KINDS};
+use super::children::Child;
+use super::context::Context;
+use super::error::Error;
+use super::status::{self, Assessment, Verdict};
+use super::{apply, events};
+use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
+use crate::api::{MLService, SLO, SloStatus};
+use crate::runtime::metrics::ControllerName;
+use crate::validate::validate_slo;
+
+const CONTROLLER: ControllerName = ControllerName::slo;
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_steps(&slo, &ctx).await;
+    let category = result.as_ref().err().map(Error::category);
+    ctx.metrics.reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
+    if result.is_ok() {
+        ctx.succeeded(CONTROLLER, &slo.namespace().unwrap_or_default(), &slo.name_any());
+    }
+    result.map(|()| Action::requeue(ctx.requeue_after))
+}
+
+/// Retry policy: exponential backoff per object.
+pub fn error_policy(slo: Arc<SLO>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff(CONTROLLER, &slo.namespace().unwrap_or_default(), &slo.name_any());
+    tracing::warn!(namespace = slo.namespace(), name = slo.name_any(), %error, category = error.category(), retry_in = ?delay, "SLO reconciliation failed");
+    Action::requeue(delay)
+}
+
+/// The SLOs to re-check when an MLService changes: those of its namespace that target it.
+pub fn slos_targeting(mls: &MLService, slos: &[Arc<SLO>]) -> Vec<ObjectRef<SLO>> {
+    let namespace = mls.namespace();
+    slos.iter()
+        .filter(|slo| slo.namespace() == namespace)
+        .filter(|slo| slo.spec.target.as_ref().is_some_and(|t| t.ml_service == mls.name_any()))
+        .map(|slo| ObjectRef::from_obj(slo.as_ref()))
+        .collect()
+}
+
+/// The dereference step: the target MLService as the cache knows it.
+fn dereference(slo: &SLO, ctx: &Context) -> Option<Arc<MLService>> {
+    let target = slo.spec.target.as_ref()?;
+    let namespace = slo.namespace().unwrap_or_default();
+    ctx.mlservices.get(&ObjectRef::new(&target.ml_service).within(&namespace))
+}
+
+async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
+    let target = dereference(slo, ctx);
+    let previous = slo.status.clone().unwrap_or_default();
+    let (desired, assessment) = match validate_slo(slo, target.as_deref()) {
+        // No children from an invalid spec; existing ones are kept (see mlservice.rs).
+        Err(errors) => {
+            let reason = if slo.spec.target.is_some() && target.is_none() { REASON_TARGET_NOT_FOUND } else { REASON_INVALID_SPEC };
+            let message = format!("invalid spec: {errors}");
+            let assessment = Assessment {
+                ready: Verdict::new(false, reason, message.clone()),
+                progressing: Verdict::new(false, reason, "waiting for a valid spec"),
+                degraded: Verdict::new(true, reason, message),
+            };
+            let status = SloStatus { observed_generation: slo.metadata.generation, conditions: Vec::new(), ..previous };
+            (status, assessment)
+        }
+        Ok(valid) => {
+            let (desired, rule_names) = build::slo_children(&valid, &ctx.settings)?;
+            let uid = slo.uid().unwrap_or_default();
+            apply::apply_children(ctx, &valid.namespace, &uid, &desired, SLO_KINDS).await?;
+            let mut children: Vec<_> = desired.iter().map(Child::child_ref).collect();
+            children.sort();
+            let summary = format!("{} rules in PrometheusRule {}", rule_names.len(), desired[0].name());
+            let assessment = Assessment {
+                ready: Verdict::new(true, REASON_RECONCILED, summary),
+                progressing: Verdict::new(false, REASON_RECONCILED, "rules applied"),
+                degraded: Verdict::new(false, REASON_RECONCILED, "every child is applied"),
+            };
+            let status = SloStatus {
+                observed_generation: slo.metadata.generation,
+                conditions: Vec::new(),
+                rule_names,
+                children,
+                ..previous
+            };
+            (status, assessment)
+        }
+    };
+    update_status(slo, ctx, desired, &assessment).await
+}
+
+async fn update_status(slo: &SLO, ctx: &Context, mut desired: SloStatus, assessment: &Assessment) -> Result<(), Error> {
+    let current = slo.status.as_ref();
+    let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    desired.conditions = assessment.conditions(previous, slo.metadata.generation, status::now());
+    let written = status::write_if_changed(ctx, slo, current, &desired).await?;
+    let degraded = status::degraded_message(&desired.conditions);
+    if written && degraded.is_some() && degraded != status::degraded_message(previous) {
+        let reason = &assessment.degraded.reason;
+        events::warn(ctx, slo, reason, "Validate", degraded.unwrap_or_default()).await;
+    }
+    Ok(())
+}

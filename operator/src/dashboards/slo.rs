@@ -1,0 +1,251 @@
+//! The SLO dashboard: compliance over the window, budget left, burn rate per alert window,
+//! and the alerts of the SLO. Reads the series recorded by the SLO rule generator.
+
+use serde_json::Value;
+
+use super::panels::{
+    Grid, constant_variable, dashboard, datasource_variable, query_variable, row, stat, timeseries,
+    timeseries_with_thresholds,
+};
+use crate::slo_rules::promql::number;
+use crate::slo_rules::rules::{PERIOD_RECORD, errors_record, ratio_record, requests_record};
+use crate::slo_rules::{ABSENT_ALERT, BURN_ALERT, Tier, tiers};
+use crate::validate::{Objective, ValidSlo, Window};
+
+/// What the SLO dashboard is drawn for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloDashboard {
+    /// Preselected namespace (`None`: the generic dashboard).
+    pub namespace: Option<String>,
+    /// Preselected SLO.
+    pub slo: Option<String>,
+    /// Objective (percent) used for budget figures; editable in Grafana.
+    pub objective: Objective,
+    /// Window, which fixes the alert windows drawn.
+    pub window: Window,
+}
+
+impl SloDashboard {
+    /// The dashboard shipped in `dashboards/`: any SLO, drawn for 99.9 % over 30d by default.
+    pub fn generic() -> Self {
+        Self {
+            namespace: None,
+            slo: None,
+            objective: Objective::new(99.9).expect("static objective"),
+            window: Window::parse("30d").expect("static window"),
+        }
+    }
+
+    /// The dashboard of one SLO.
+    pub fn of(slo: &ValidSlo) -> Self {
+        Self {
+            namespace: Some(slo.namespace.clone()),
+            slo: Some(slo.name.to_string()),
+            objective: slo.objective,
+            window: slo.window,
+        }
+    }
+}
+
+const IDS: &str = r#"{namespace="$namespace", slo="$slo"}"#;
+const BUDGET: &str = "(1 - $objective / 100)";
+
+/// The SLO dashboard as Grafana JSON.
+pub fn slo_dashboard(d: &SloDashboard) -> Value {
+    let uid = match (&d.namespace, &d.slo) {
+        (Some(ns), Some(slo)) => super::uid(&["tw-slo", ns, slo]),
+        _ => "tidewatch-slo".to_owned(),
+    };
+    let title = match (&d.namespace, &d.slo) {
+        (Some(ns), Some(slo)) => format!("Tidewatch / SLO / {ns} / {slo}"),
+        _ => "Tidewatch / SLO".to_owned(),
+    };
+    let all: Vec<Tier> = tiers(d.window);
+    let shortest = all.iter().map(|t| t.short).min().expect("four tiers");
+    let period = format!("{PERIOD_RECORD}{IDS}");
+    let compliance = format!("1 - {period}");
+    let budget_left = format!("1 - {period} / {BUDGET}");
+    let burn_queries: Vec<(String, String)> = all
+        .iter()
+        .flat_map(|t| [t.long, t.short])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|w| {
+            (
+                format!("{}{IDS} / {BUDGET}", ratio_record(w)),
+                format!("{w}"),
+            )
+        })
+        .collect();
+    let burn_refs: Vec<(&str, &str)> = burn_queries
+        .iter()
+        .map(|(e, l)| (e.as_str(), l.as_str()))
+        .collect();
+    let page = &all[0];
+    let objective_ratio = d.objective.ratio();
+    let panels = vec![
+        row(1, "Compliance", 0),
+        stat(
+            2,
+            "SLI over the window",
+            "Good events over the whole window, traffic-weighted.",
+            "percentunit",
+            Grid {
+                x: 0,
+                y: 1,
+                w: 6,
+                h: 5,
+            },
+            &compliance,
+            &[(None, "red"), (Some(objective_ratio), "green")],
+        ),
+        stat(
+            3,
+            "Error budget left",
+            "Share of the window's error budget not yet spent (negative: overspent).",
+            "percentunit",
+            Grid {
+                x: 6,
+                y: 1,
+                w: 6,
+                h: 5,
+            },
+            &budget_left,
+            &[(None, "red"), (Some(0.0), "orange"), (Some(0.25), "green")],
+        ),
+        stat(
+            4,
+            &format!("Burn rate ({})", page.long),
+            &format!(
+                "Budget spend speed over {}; pages above {} together with {}.",
+                page.long,
+                number(page.burn_rate),
+                page.short
+            ),
+            "short",
+            Grid {
+                x: 12,
+                y: 1,
+                w: 6,
+                h: 5,
+            },
+            &format!("{}{IDS} / {BUDGET}", ratio_record(page.long)),
+            &[
+                (None, "green"),
+                (Some(1.0), "orange"),
+                (Some(page.burn_rate), "red"),
+            ],
+        ),
+        stat(
+            5,
+            "Alerts firing",
+            "Burn-rate and missing-data alerts of this SLO firing now.",
+            "short",
+            Grid {
+                x: 18,
+                y: 1,
+                w: 6,
+                h: 5,
+            },
+            &format!(
+                "count(ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", alertstate=\"firing\", namespace=\"$namespace\", slo=\"$slo\"}}) or vector(0)"
+            ),
+            &[(None, "green"), (Some(1.0), "red")],
+        ),
+        timeseries(
+            6,
+            "Error budget left over time",
+            "How the remaining budget evolved over the window.",
+            "percentunit",
+            Grid {
+                x: 0,
+                y: 6,
+                w: 12,
+                h: 8,
+            },
+            &[(&budget_left, "budget left")],
+        ),
+        timeseries(
+            7,
+            "Traffic",
+            &format!("Events per second over {shortest}: all and bad."),
+            "reqps",
+            Grid {
+                x: 12,
+                y: 6,
+                w: 12,
+                h: 8,
+            },
+            &[
+                (&format!("{}{IDS}", requests_record(shortest)), "all"),
+                (&format!("{}{IDS}", errors_record(shortest)), "bad"),
+            ],
+        ),
+        row(8, "Burn rates", 14),
+        timeseries_with_thresholds(
+            9,
+            "Burn rate per alert window",
+            "Error ratio divided by the error budget; 1 spends exactly the budget over the window. Lines at the tiers' thresholds.",
+            "short",
+            Grid {
+                x: 0,
+                y: 15,
+                w: 24,
+                h: 9,
+            },
+            &burn_refs,
+            &all.iter().fold(vec![(None, "green")], |mut steps, t| {
+                steps.push((
+                    Some(t.burn_rate),
+                    if t.severity == crate::slo_rules::Severity::Page {
+                        "red"
+                    } else {
+                        "orange"
+                    },
+                ));
+                steps
+            }),
+        ),
+        timeseries(
+            10,
+            "Alerts",
+            "Firing and pending alerts of this SLO by severity and windows.",
+            "short",
+            Grid {
+                x: 0,
+                y: 24,
+                w: 24,
+                h: 6,
+            },
+            &[(
+                &format!(
+                    "sum by (alertname, severity, long_window, alertstate) (ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", namespace=\"$namespace\", slo=\"$slo\"}})"
+                ),
+                "{{alertname}} {{severity}} {{long_window}} {{alertstate}}",
+            )],
+        ),
+    ];
+    let variables = vec![
+        datasource_variable(),
+        query_variable(
+            "namespace",
+            "Namespace",
+            &format!("label_values({PERIOD_RECORD}, namespace)"),
+            d.namespace.as_deref(),
+        ),
+        query_variable(
+            "slo",
+            "SLO",
+            &format!("label_values({PERIOD_RECORD}{{namespace=\"$namespace\"}}, slo)"),
+            d.slo.as_deref(),
+        ),
+        constant_variable("objective", "Objective (%)", &number(d.objective.percent())),
+    ];
+    let mut out = dashboard(&uid, &title, &["tidewatch", "slo"], &variables, &panels);
+    out["description"] = Value::String(format!(
+        "Objective {}% over {}",
+        number(d.objective.percent()),
+        d.window
+    ));
+    out
+}

@@ -1,0 +1,14 @@
+//! Tidewatch operator library: API types, validation, pure builders and the SLO rule
+//! generator. Nothing here talks to a cluster; the controllers and `render` share it.
+
+pub mod api;
+pub mod buckets;
+pub mod builders;
+pub mod cli;
+pub mod dashboards;
+pub mod labels;
+pub mod metrics;
+pub mod monitoring_types;
+pub mod render;
+pub mod slo_rules;
+pub mod validate;

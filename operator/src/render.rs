@@ -1,0 +1,322 @@
+//! Offline rendering: MLService and SLO documents in, every child manifest out, with the same
+//! validate and build steps the controllers run. Deterministic: same input, same bytes.
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::{MLService, SLO};
+use crate::builders;
+use crate::validate::{
+    OperatorSettings, ValidMlService, ValidSlo, validate_mlservice, validate_slo,
+};
+
+/// One input document: where it came from and its text position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// File name as given.
+    pub file: String,
+    /// 1-based document index in the file.
+    pub document: usize,
+}
+
+/// A refused document or resource: `file:document: field: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{}: {field}: {reason}", origin.file, origin.document)]
+pub struct RenderError {
+    /// Where.
+    pub origin: Source,
+    /// Which field (or `document` when it cannot be read at all).
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl RenderError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        "invalid_input"
+    }
+}
+
+/// One rendered child.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// `Kind`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The object as JSON (apiVersion and kind included).
+    pub object: Value,
+}
+
+impl Manifest {
+    fn of<K: Serialize>(kind: &str, namespace: &str, name: &str, object: &K) -> Self {
+        Self {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            object: serde_json::to_value(object).expect("Kubernetes objects serialise"),
+        }
+    }
+
+    /// File name used with `-o DIR`.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}_{}_{}.yaml",
+            self.namespace,
+            self.kind.to_lowercase(),
+            self.name
+        )
+    }
+
+    /// The object as a YAML document (without `---`).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(&self.object).expect("JSON values serialise as YAML")
+    }
+}
+
+/// Rule counts of one SLO, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleCount {
+    /// `namespace/name`.
+    pub slo: String,
+    /// Recording rules.
+    pub recording: usize,
+    /// Alerting rules.
+    pub alerting: usize,
+}
+
+/// Result of a render: manifests of every valid resource and errors of the others.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Child manifests, ordered by namespace, parent kind, parent name, child kind.
+    pub manifests: Vec<Manifest>,
+    /// Refused documents.
+    pub errors: Vec<RenderError>,
+    /// Rules per SLO.
+    pub rule_counts: Vec<RuleCount>,
+}
+
+/// A valid resource on its way out: namespace, name, kind order, children, rule count.
+type Entry = (String, String, u8, Vec<Manifest>, Option<RuleCount>);
+
+enum Parsed {
+    MlService(Box<MLService>),
+    Slo(Box<SLO>),
+}
+
+fn parse_document(value: Value, source: &Source) -> Result<Option<Parsed>, RenderError> {
+    let err = |field: &str, reason: String| RenderError {
+        origin: source.clone(),
+        field: field.into(),
+        reason,
+    };
+    if value.is_null() {
+        return Ok(None);
+    }
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let expected = format!("{}/{}", crate::api::GROUP, crate::api::VERSION);
+    if api_version != expected {
+        return Err(err(
+            "apiVersion",
+            format!("{api_version:?} is not {expected}"),
+        ));
+    }
+    let typed = |value: Value| -> Result<Parsed, RenderError> {
+        match kind.as_str() {
+            "MLService" => {
+                serde_path_to_error::deserialize(value).map(|m| Parsed::MlService(Box::new(m)))
+            }
+            _ => serde_path_to_error::deserialize(value).map(|s| Parsed::Slo(Box::new(s))),
+        }
+        .map_err(|e| {
+            let path = e.path().to_string();
+            err(
+                if path == "." { "document" } else { &path },
+                e.into_inner().to_string(),
+            )
+        })
+    };
+    match kind.as_str() {
+        "MLService" | "SLO" => typed(value).map(Some),
+        other => Err(err("kind", format!("{other:?} is not MLService or SLO"))),
+    }
+}
+
+/// Splits a multi-document YAML text into JSON values, one per document.
+fn documents(text: &str, file: &str) -> Vec<(Source, Result<Value, RenderError>)> {
+    serde_yaml::Deserializer::from_str(text)
+        .enumerate()
+        .map(|(i, doc)| {
+            let source = Source {
+                file: file.into(),
+                document: i + 1,
+            };
+            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
+                .and_then(serde_yaml::from_value::<Value>)
+                .map_err(|e| RenderError {
+                    origin: source.clone(),
+                    field: "document".into(),
+                    reason: e.to_string(),
+                });
+            (source, value)
+        })
+        .collect()
+}
+
+/// Children of a valid MLService, in apply order.
+pub fn mlservice_children(m: &ValidMlService, settings: &OperatorSettings) -> Vec<Manifest> {
+    let (ns, name) = (m.namespace.as_str(), m.name.as_str());
+    let mut out = vec![
+        Manifest::of(
+            "Deployment",
+            ns,
+            &builders::names::inference(name),
+            &builders::deployment(m, settings),
+        ),
+        Manifest::of(
+            "Service",
+            ns,
+            &builders::names::inference(name),
+            &builders::service(m),
+        ),
+        Manifest::of(
+            "ServiceMonitor",
+            ns,
+            &builders::names::inference(name),
+            &builders::service_monitor(m, settings),
+        ),
+    ];
+    if m.dashboard {
+        out.push(Manifest::of(
+            "ConfigMap",
+            ns,
+            &builders::names::mlservice_dashboard(name),
+            &builders::mlservice_dashboard_configmap(m, settings),
+        ));
+    }
+    out
+}
+
+/// Children of a valid SLO, in apply order.
+pub fn slo_children(slo: &ValidSlo, settings: &OperatorSettings) -> Vec<Manifest> {
+    let (ns, name) = (slo.namespace.as_str(), slo.name.as_str());
+    vec![
+        Manifest::of(
+            "PrometheusRule",
+            ns,
+            &builders::names::slo_rule(name),
+            &builders::prometheus_rule(slo, settings),
+        ),
+        Manifest::of(
+            "ConfigMap",
+            ns,
+            &builders::names::slo_dashboard(name),
+            &builders::slo_dashboard_configmap(slo, settings),
+        ),
+    ]
+}
+
+/// Renders `(file name, text)` inputs. Resources with errors produce no manifest.
+pub fn render(inputs: &[(String, String)], settings: &OperatorSettings) -> Rendered {
+    let mut rendered = Rendered::default();
+    let mut mlservices: Vec<(Source, MLService)> = Vec::new();
+    let mut slos: Vec<(Source, SLO)> = Vec::new();
+    for (file, text) in inputs {
+        for (source, value) in documents(text, file) {
+            match value.and_then(|v| parse_document(v, &source)) {
+                Ok(Some(Parsed::MlService(m))) => mlservices.push((source, *m)),
+                Ok(Some(Parsed::Slo(s))) => slos.push((source, *s)),
+                Ok(None) => {}
+                Err(e) => rendered.errors.push(e),
+            }
+        }
+    }
+    let key = |ns: Option<String>, name: String| (ns.unwrap_or_else(|| "default".into()), name);
+    let by_name: BTreeMap<(String, String), &MLService> = mlservices
+        .iter()
+        .map(|(_, m)| (key(m.namespace(), m.name_any()), m))
+        .collect();
+    let mut sorted: Vec<Entry> = Vec::new();
+    let refuse = |source: &Source, errors: crate::validate::ValidationErrors| {
+        errors
+            .0
+            .into_iter()
+            .map(|f| RenderError {
+                origin: source.clone(),
+                field: f.field,
+                reason: f.reason,
+            })
+            .collect::<Vec<_>>()
+    };
+    for (source, m) in &mlservices {
+        match validate_mlservice(m) {
+            Ok(valid) => sorted.push((
+                valid.namespace.clone(),
+                valid.name.to_string(),
+                0,
+                mlservice_children(&valid, settings),
+                None,
+            )),
+            Err(e) => rendered.errors.extend(refuse(source, e)),
+        }
+    }
+    for (source, s) in &slos {
+        let (ns, _) = key(s.namespace(), s.name_any());
+        let target = s
+            .spec
+            .target
+            .as_ref()
+            .and_then(|t| by_name.get(&(ns.clone(), t.ml_service.clone())).copied());
+        match validate_slo(s, target) {
+            Ok(valid) => {
+                let group = crate::slo_rules::rule_group(&valid);
+                let recording = group.rules.iter().filter(|r| r.record.is_some()).count();
+                let count = RuleCount {
+                    slo: format!("{}/{}", valid.namespace, valid.name),
+                    recording,
+                    alerting: group.rules.len() - recording,
+                };
+                sorted.push((
+                    valid.namespace.clone(),
+                    valid.name.to_string(),
+                    1,
+                    slo_children(&valid, settings),
+                    Some(count),
+                ));
+            }
+            Err(e) => rendered.errors.extend(refuse(source, e)),
+        }
+    }
+    sorted.sort_by(|a, b| (&a.0, a.2, &a.1).cmp(&(&b.0, b.2, &b.1)));
+    for (_, _, _, manifests, count) in sorted {
+        rendered.manifests.extend(manifests);
+        rendered.rule_counts.extend(count);
+    }
+    rendered.errors.sort_by(|a, b| {
+        (&a.origin.file, a.origin.document).cmp(&(&b.origin.file, b.origin.document))
+    });
+    rendered
+}
+
+/// The manifests as one multi-document YAML stream.
+pub fn to_yaml_stream(manifests: &[Manifest]) -> String {
+    manifests
+        .iter()
+        .map(|m| format!("---\n{}", m.to_yaml()))
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! The SLO rule generator: burn-rate tiers, PromQL for each indicator, and the rule group of
+//! an SLO. Pure functions of a `ValidSlo`; no I/O.
+
+pub mod burn_rates;
+pub mod promql;
+pub mod rules;
+
+pub use burn_rates::{Severity, Tier, tiers};
+pub use rules::{ABSENT_ALERT, BURN_ALERT, rule_group, rule_names};

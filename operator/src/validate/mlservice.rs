@@ -1,0 +1,280 @@
+//! Validation of an MLService into `ValidMlService`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::{Resource, ResourceExt};
+
+use super::errors::{Collector, ValidationErrors};
+use super::names::{ResourceName, check_k8s_labels_into, is_dns1123_label};
+use super::newtypes::PromDuration;
+use crate::api::MLService;
+
+/// Where the weights come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelWeights {
+    /// The model bundled in the image.
+    Bundled,
+    /// A safetensors file fetched over HTTP(S) at start-up.
+    Url(String),
+}
+
+/// Pod resources, quantities checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    /// CPU request.
+    pub cpu: String,
+    /// CPU limit, if any.
+    pub cpu_limit: Option<String>,
+    /// Memory request and limit.
+    pub memory: String,
+    /// NVIDIA GPUs per pod (0: none).
+    pub gpu: u32,
+}
+
+/// Feature store connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureStore {
+    /// `redis://host:port`.
+    pub address: String,
+    /// Secret name and key of the password.
+    pub credentials: Option<(String, String)>,
+    /// Lookup timeout, milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// Trace export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracing {
+    /// OTLP/HTTP endpoint.
+    pub otlp_endpoint: String,
+    /// Root sampling ratio in [0, 1].
+    pub sampling_ratio: f64,
+}
+
+/// An MLService whose spec passed validation, with every default resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidMlService {
+    /// Name (also the name of the Deployment, Service and ServiceMonitor).
+    pub name: ResourceName,
+    /// Namespace.
+    pub namespace: String,
+    /// Controller owner reference, when the object came from a cluster (has a uid).
+    pub owner: Option<OwnerReference>,
+    /// Model name.
+    pub model_name: String,
+    /// Model version (never in a selector).
+    pub model_version: String,
+    /// Weights source.
+    pub weights: ModelWeights,
+    /// Image, if the spec names one (else the operator default).
+    pub image: Option<String>,
+    /// Replicas.
+    pub replicas: i32,
+    /// Resources.
+    pub resources: Resources,
+    /// Feature store.
+    pub feature_store: Option<FeatureStore>,
+    /// Tracing.
+    pub tracing: Option<Tracing>,
+    /// Scrape interval.
+    pub scrape_interval: PromDuration,
+    /// Whether the dashboard ConfigMap exists.
+    pub dashboard: bool,
+    /// Drift PSI warning and critical thresholds.
+    pub drift_thresholds: (f64, f64),
+    /// Extra ServiceMonitor labels.
+    pub service_monitor_labels: BTreeMap<String, String>,
+}
+
+fn quantity(text: &str) -> Result<String, String> {
+    let (number, _suffix) = split_quantity(text)
+        .ok_or_else(|| format!("{text:?} is not a Kubernetes quantity such as 500m, 2 or 512Mi"))?;
+    if number.parse::<f64>().map(|v| v > 0.0) != Ok(true) {
+        return Err(format!("{text:?} must be positive"));
+    }
+    Ok(text.to_owned())
+}
+
+fn split_quantity(text: &str) -> Option<(&str, &str)> {
+    let suffixes = ["Ki", "Mi", "Gi", "Ti", "m", "k", "M", "G", "T", ""];
+    suffixes.iter().find_map(|s| {
+        let number = text.strip_suffix(s)?;
+        let ok = !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && number.matches('.').count() <= 1
+            && !number.starts_with('.')
+            && !number.ends_with('.');
+        ok.then_some((number, *s))
+    })
+}
+
+fn url(text: &str, schemes: &[&str]) -> Result<String, String> {
+    let ok = schemes
+        .iter()
+        .any(|s| text.strip_prefix(s).is_some_and(|rest| !rest.is_empty()))
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} must be a URL starting with {}",
+            schemes.join(" or ")
+        ))
+    }
+}
+
+fn model_token(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} must be 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+        ))
+    }
+}
+
+/// Validates an MLService (as read from the API server or from a file).
+pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationErrors> {
+    let mut c = Collector::default();
+    let spec = &mls.spec;
+    let name = c.take("metadata.name", ResourceName::new(&mls.name_any()));
+    let namespace = mls.namespace().unwrap_or_else(|| "default".into());
+    if !is_dns1123_label(&namespace) {
+        c.push(
+            "metadata.namespace",
+            format!("{namespace:?} is not a valid namespace name"),
+        );
+    }
+    let model_name = c.take("spec.model.name", model_token(&spec.model.name));
+    let model_version = c.take("spec.model.version", model_token(&spec.model.version));
+    let weights = match &spec.model.weights_url {
+        None => Some(ModelWeights::Bundled),
+        Some(u) => c
+            .take("spec.model.weightsUrl", url(u, &["http://", "https://"]))
+            .map(ModelWeights::Url),
+    };
+    if let Some(image) = &spec.image
+        && (image.is_empty()
+            || image
+                .chars()
+                .any(|ch| ch.is_whitespace() || ch.is_control()))
+    {
+        c.push("spec.image", format!("{image:?} is not an image reference"));
+    }
+    if !(0..=100).contains(&spec.replicas) {
+        c.push(
+            "spec.replicas",
+            format!("must be between 0 and 100, got {}", spec.replicas),
+        );
+    }
+    let r = &spec.resources;
+    let cpu = c.take("spec.resources.cpu", quantity(&r.cpu));
+    let cpu_limit = match &r.cpu_limit {
+        None => Some(None),
+        Some(l) => c.take("spec.resources.cpuLimit", quantity(l)).map(Some),
+    };
+    let memory = c.take("spec.resources.memory", quantity(&r.memory));
+    let gpu = match r.gpu.unwrap_or(0) {
+        g @ 0..=16 => Some(g as u32),
+        g => {
+            c.push(
+                "spec.resources.gpu",
+                format!("must be between 0 and 16, got {g}"),
+            );
+            None
+        }
+    };
+    let feature_store = spec.feature_store.as_ref().map(|fs| {
+        let address = c.take(
+            "spec.featureStore.address",
+            url(&fs.address, &["redis://", "rediss://"]),
+        );
+        if !(1..=10_000).contains(&fs.timeout_ms) {
+            c.push(
+                "spec.featureStore.timeoutMs",
+                format!("must be between 1 and 10000, got {}", fs.timeout_ms),
+            );
+        }
+        let credentials = fs.credentials_secret.as_ref().map(|s| {
+            if !s.name.split('.').all(is_dns1123_label) || s.name.len() > 253 {
+                c.push(
+                    "spec.featureStore.credentialsSecret.name",
+                    format!("{:?} is not a Secret name", s.name),
+                );
+            }
+            (s.name.clone(), s.key.clone())
+        });
+        FeatureStore {
+            address: address.unwrap_or_default(),
+            credentials,
+            timeout_ms: fs.timeout_ms.max(1) as u32,
+        }
+    });
+    let tracing = spec.tracing.as_ref().map(|t| {
+        let endpoint = c.take(
+            "spec.tracing.otlpEndpoint",
+            url(&t.otlp_endpoint, &["http://", "https://"]),
+        );
+        if !(0.0..=1.0).contains(&t.sampling_ratio) {
+            c.push(
+                "spec.tracing.samplingRatio",
+                format!("must be between 0 and 1, got {}", t.sampling_ratio),
+            );
+        }
+        Tracing {
+            otlp_endpoint: endpoint.unwrap_or_default(),
+            sampling_ratio: t.sampling_ratio,
+        }
+    });
+    let m = &spec.monitoring;
+    let scrape_interval = c.take(
+        "spec.monitoring.scrapeInterval",
+        PromDuration::parse(&m.scrape_interval),
+    );
+    let drift = &m.drift;
+    if !(drift.warning >= 0.0 && drift.warning < drift.critical) {
+        c.push(
+            "spec.monitoring.drift",
+            format!(
+                "warning ({}) must be at least 0 and below critical ({})",
+                drift.warning, drift.critical
+            ),
+        );
+    }
+    check_k8s_labels_into(
+        &mut c,
+        "spec.monitoring.serviceMonitorLabels",
+        &m.service_monitor_labels,
+    );
+    let owner = mls.controller_owner_ref(&());
+    c.finish(|| ValidMlService {
+        name: name.expect("checked"),
+        namespace,
+        owner,
+        model_name: model_name.expect("checked"),
+        model_version: model_version.expect("checked"),
+        weights: weights.expect("checked"),
+        image: spec.image.clone(),
+        replicas: spec.replicas,
+        resources: Resources {
+            cpu: cpu.expect("checked"),
+            cpu_limit: cpu_limit.expect("checked"),
+            memory: memory.expect("checked"),
+            gpu: gpu.expect("checked"),
+        },
+        feature_store,
+        tracing,
+        scrape_interval: scrape_interval.expect("checked"),
+        dashboard: m.dashboard,
+        drift_thresholds: (drift.warning, drift.critical),
+        service_monitor_labels: m.service_monitor_labels.clone(),
+    })
+}

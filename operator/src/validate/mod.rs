@@ -1,0 +1,29 @@
+//! The `validate` step: turns a spec into a validated model (newtypes, defaults resolved) or
+//! says which field is wrong and why. Checks here are the ones the schema cannot express; it
+//! re-checks some schema rules too, because `render` runs with no API server in front of it.
+
+mod errors;
+mod mlservice;
+mod names;
+mod newtypes;
+mod selector;
+mod settings;
+mod slo;
+
+pub use errors::{FieldError, ValidationErrors};
+pub use mlservice::{
+    FeatureStore, ModelWeights, Resources, Tracing, ValidMlService, validate_mlservice,
+};
+pub use names::{ResourceName, check_k8s_labels, check_prometheus_labels};
+pub use newtypes::{LatencyThreshold, Objective, PromDuration, Window, round_sig};
+pub use selector::{MatchOp, Matcher, Selector};
+pub use settings::{OperatorSettings, SettingsError};
+
+/// Defaults of the operator settings, for flags.
+pub mod settings_defaults {
+    /// Default inference image.
+    pub const IMAGE: &str = super::settings::DEFAULT_INFERENCE_IMAGE;
+    /// Default Grafana folder.
+    pub const FOLDER: &str = super::settings::DEFAULT_GRAFANA_FOLDER;
+}
+pub use slo::{AlertingPolicy, Sli, TierPolicy, ValidSlo, validate_slo};

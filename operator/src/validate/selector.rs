@@ -1,0 +1,258 @@
+//! Series selectors of a `ratio` indicator: parsed into a metric name and matchers, then
+//! printed back with proper escaping, so user text never reaches PromQL verbatim.
+
+use std::fmt;
+
+use super::names::is_prometheus_label_name;
+use crate::slo_rules::promql::quote;
+
+/// A label matcher operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~`
+    Regex,
+    /// `!~`
+    NotRegex,
+}
+
+impl MatchOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Equal => "=",
+            Self::NotEqual => "!=",
+            Self::Regex => "=~",
+            Self::NotRegex => "!~",
+        }
+    }
+}
+
+/// One label matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    /// Label name.
+    pub name: String,
+    /// Operator.
+    pub op: MatchOp,
+    /// Unescaped value (or regular expression).
+    pub value: String,
+}
+
+impl Matcher {
+    /// A matcher; the caller guarantees the name is a legal label name.
+    pub fn new(name: &str, op: MatchOp, value: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            op,
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// An instant-vector selector: a metric name and label matchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// Metric name.
+    pub metric: String,
+    /// Label matchers, in the order given.
+    pub matchers: Vec<Matcher>,
+}
+
+impl Selector {
+    /// A selector of `metric` with `matchers`.
+    pub fn new(metric: &str, matchers: Vec<Matcher>) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            matchers,
+        }
+    }
+
+    /// The same selector with one more matcher.
+    pub fn with(&self, matcher: Matcher) -> Self {
+        let mut out = self.clone();
+        out.matchers.push(matcher);
+        out
+    }
+
+    /// The same selector on another metric (e.g. `_bucket` of a histogram).
+    pub fn on_metric(&self, metric: &str) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            matchers: self.matchers.clone(),
+        }
+    }
+
+    /// Parses `metric{label="value", other=~"re"}`. Only a metric name and quoted matchers
+    /// are accepted: no functions, no offsets, no ranges.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut p = Parser {
+            chars: text.trim().chars().collect(),
+            pos: 0,
+        };
+        let metric = p.identifier(true);
+        if metric.is_empty() {
+            return Err(format!("{text:?} must start with a metric name"));
+        }
+        let mut matchers = Vec::new();
+        p.skip_ws();
+        if p.eat('{') {
+            loop {
+                p.skip_ws();
+                if p.eat('}') {
+                    break;
+                }
+                let name = p.identifier(false);
+                if !is_prometheus_label_name(&name) {
+                    return Err(format!(
+                        "{text:?}: expected a label name at character {}",
+                        p.pos + 1
+                    ));
+                }
+                p.skip_ws();
+                let op = if p.eat('=') {
+                    if p.eat('~') {
+                        MatchOp::Regex
+                    } else {
+                        MatchOp::Equal
+                    }
+                } else if p.eat('!') {
+                    if p.eat('=') {
+                        MatchOp::NotEqual
+                    } else if p.eat('~') {
+                        MatchOp::NotRegex
+                    } else {
+                        return Err(format!("{text:?}: expected != or !~ after {name}"));
+                    }
+                } else {
+                    return Err(format!("{text:?}: expected =, !=, =~ or !~ after {name}"));
+                };
+                p.skip_ws();
+                let value = p.string().map_err(|e| format!("{text:?}: {e}"))?;
+                if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
+                    regex::Regex::new(&format!("^(?:{value})$")).map_err(|_| {
+                        format!("{text:?}: {value:?} is not a valid regular expression")
+                    })?;
+                }
+                matchers.push(Matcher { name, op, value });
+                p.skip_ws();
+                if p.eat(',') {
+                    continue;
+                }
+                if p.eat('}') {
+                    break;
+                }
+                return Err(format!(
+                    "{text:?}: expected ',' or '}}' at character {}",
+                    p.pos + 1
+                ));
+            }
+        }
+        p.skip_ws();
+        if p.pos != p.chars.len() {
+            return Err(format!(
+                "{text:?} must be a plain series selector such as http_requests_total{{code=~\"5..\"}}: unexpected text at character {}",
+                p.pos + 1
+            ));
+        }
+        Ok(Self { metric, matchers })
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.metric)?;
+        if self.matchers.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<String> = self
+            .matchers
+            .iter()
+            .map(|m| format!("{}{}{}", m.name, m.op.as_str(), quote(&m.value)))
+            .collect();
+        write!(f, "{{{}}}", parts.join(", "))
+    }
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, ch: char) -> bool {
+        if self.peek() == Some(ch) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|c| c == ' ' || c == '\t') {
+            self.pos += 1;
+        }
+    }
+
+    fn identifier(&mut self, allow_colon: bool) -> String {
+        let mut out = String::new();
+        while let Some(c) = self.peek() {
+            let ok = c.is_ascii_alphabetic()
+                || c == '_'
+                || (allow_colon && c == ':')
+                || (!out.is_empty() && c.is_ascii_digit());
+            if !ok {
+                break;
+            }
+            out.push(c);
+            self.pos += 1;
+        }
+        out
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let quote = match self.peek() {
+            Some(q @ ('"' | '\'')) => q,
+            _ => {
+                return Err(format!(
+                    "expected a quoted value at character {}",
+                    self.pos + 1
+                ));
+            }
+        };
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let c = self.peek().ok_or("unterminated string")?;
+            self.pos += 1;
+            match c {
+                c if c == quote => return Ok(out),
+                '\n' | '\r' => return Err("line break inside a string".into()),
+                '\\' => {
+                    let e = self.peek().ok_or("unterminated escape")?;
+                    self.pos += 1;
+                    let unescaped = match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        '\\' | '"' | '\'' => e,
+                        other => {
+                            // PromQL keeps regex escapes such as `\.` in the value.
+                            out.push('\\');
+                            other
+                        }
+                    };
+                    out.push(unescaped);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+}

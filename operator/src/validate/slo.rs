@@ -1,0 +1,257 @@
+//! Validation of an SLO into `ValidSlo`: objective, window, indicator and alerting policy.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::{Resource, ResourceExt};
+
+use super::errors::{Collector, ValidationErrors};
+use super::names::{ResourceName, check_prometheus_labels, is_dns1123_label};
+use super::newtypes::{LatencyThreshold, Objective, Window};
+use super::selector::{MatchOp, Matcher, Selector};
+use crate::api::{MLService, SLO};
+use crate::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC};
+
+/// Labels the rule generator sets itself on alerts.
+pub const RESERVED_ALERT_LABELS: &[&str] = &[
+    "severity",
+    "slo",
+    "namespace",
+    "service",
+    "long_window",
+    "short_window",
+    "alertname",
+];
+
+/// The indicator, resolved to series selectors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    /// 5xx responses among all responses of an MLService.
+    Availability {
+        /// `tidewatch_requests_total` of the service (namespace and service matchers).
+        requests: Selector,
+    },
+    /// Requests slower than a bucket among all requests of an MLService.
+    Latency {
+        /// `tidewatch_request_duration_seconds` of the service, without suffix.
+        histogram: Selector,
+        /// Threshold bucket.
+        threshold: LatencyThreshold,
+    },
+    /// Errors over total, user-given selectors (parsed and re-escaped).
+    Ratio {
+        /// Counter of failed events.
+        errors: Selector,
+        /// Counter of all events.
+        total: Selector,
+    },
+}
+
+impl Sli {
+    /// Short name used in labels and dashboards.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Availability { .. } => "availability",
+            Self::Latency { .. } => "latency",
+            Self::Ratio { .. } => "ratio",
+        }
+    }
+}
+
+/// One enabled alert tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierPolicy {
+    /// Extra alert labels (checked: legal names, none reserved).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Alerting choices of an SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertingPolicy {
+    /// Page tier, if enabled.
+    pub page: Option<TierPolicy>,
+    /// Ticket tier, if enabled.
+    pub ticket: Option<TierPolicy>,
+    /// Runbook URL.
+    pub runbook_url: Option<String>,
+    /// Minimum traffic guard, requests per hour (0: off).
+    pub minimum_requests_per_hour: f64,
+    /// Whether `SLOMetricsAbsent` is generated.
+    pub metrics_absent: bool,
+}
+
+/// An SLO whose spec passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSlo {
+    /// SLO name.
+    pub name: ResourceName,
+    /// Namespace (also the namespace of the target MLService).
+    pub namespace: String,
+    /// Controller owner reference, when the object came from a cluster.
+    pub owner: Option<OwnerReference>,
+    /// Target MLService, when the indicator measures one.
+    pub target: Option<ResourceName>,
+    /// Objective.
+    pub objective: Objective,
+    /// Compliance window.
+    pub window: Window,
+    /// Indicator.
+    pub sli: Sli,
+    /// Alerting.
+    pub alerting: AlertingPolicy,
+}
+
+fn service_selector(metric: &str, namespace: &str, service: &str) -> Selector {
+    Selector::new(
+        metric,
+        vec![
+            Matcher::new("namespace", MatchOp::Equal, namespace),
+            Matcher::new("service", MatchOp::Equal, service),
+        ],
+    )
+}
+
+fn runbook(text: &str) -> Result<String, String> {
+    let ok = (text.starts_with("https://") || text.starts_with("http://"))
+        && text.len() <= 2048
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} must be an http(s) URL without spaces, at most 2048 characters"
+        ))
+    }
+}
+
+/// Validates an SLO. `target` is the MLService named by `spec.target.mlService`, if it
+/// exists (the caller looks it up in the cluster, or in the set being rendered).
+pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, ValidationErrors> {
+    let mut c = Collector::default();
+    let spec = &slo.spec;
+    let name = c.take("metadata.name", ResourceName::new(&slo.name_any()));
+    let namespace = slo.namespace().unwrap_or_else(|| "default".into());
+    if !is_dns1123_label(&namespace) {
+        c.push(
+            "metadata.namespace",
+            format!("{namespace:?} is not a valid namespace name"),
+        );
+    }
+    let objective = c.take("spec.objective", Objective::new(spec.objective));
+    let window = c.take("spec.window", Window::parse(&spec.window));
+
+    let target_name = spec
+        .target
+        .as_ref()
+        .and_then(|t| c.take("spec.target.mlService", ResourceName::new(&t.ml_service)));
+    if let Some(t) = &target_name {
+        let found = target.is_some_and(|m| {
+            m.name_any() == t.as_str()
+                && m.namespace().unwrap_or_else(|| "default".into()) == namespace
+        });
+        if !found {
+            c.push(
+                "spec.target.mlService",
+                format!(
+                    "MLService {:?} does not exist in namespace {namespace:?}",
+                    t.as_str()
+                ),
+            );
+        }
+    }
+    let ind = &spec.indicator;
+    let set = [
+        ind.availability.is_some(),
+        ind.latency.is_some(),
+        ind.ratio.is_some(),
+    ];
+    let sli = if set.iter().filter(|x| **x).count() != 1 {
+        c.push(
+            "spec.indicator",
+            "set exactly one of availability, latency, ratio",
+        );
+        None
+    } else if let Some(ratio) = &ind.ratio {
+        if spec.target.is_some() {
+            c.push(
+                "spec.target",
+                "a ratio indicator carries its own selectors: remove spec.target",
+            );
+        }
+        let errors = c.take(
+            "spec.indicator.ratio.errors",
+            Selector::parse(&ratio.errors),
+        );
+        let total = c.take("spec.indicator.ratio.total", Selector::parse(&ratio.total));
+        errors
+            .zip(total)
+            .map(|(errors, total)| Sli::Ratio { errors, total })
+    } else if let Some(t) = &target_name {
+        if let Some(latency) = &ind.latency {
+            c.take(
+                "spec.indicator.latency.threshold",
+                LatencyThreshold::parse(&latency.threshold),
+            )
+            .map(|threshold| Sli::Latency {
+                histogram: service_selector(REQUEST_DURATION_METRIC, &namespace, t.as_str()),
+                threshold,
+            })
+        } else {
+            Some(Sli::Availability {
+                requests: service_selector(REQUESTS_TOTAL_METRIC, &namespace, t.as_str()),
+            })
+        }
+    } else {
+        if spec.target.is_none() {
+            c.push(
+                "spec.target.mlService",
+                "availability and latency indicators need spec.target.mlService",
+            );
+        }
+        None
+    };
+
+    let a = &spec.alerting;
+    let mut tier = |field: &str, t: &crate::api::slo::AlertTier| {
+        if let Err(reason) = check_prometheus_labels(&t.labels, RESERVED_ALERT_LABELS) {
+            c.push(format!("spec.alerting.{field}.labels"), reason);
+        }
+        t.enabled.then(|| TierPolicy {
+            labels: t.labels.clone(),
+        })
+    };
+    let page = tier("page", &a.page);
+    let ticket = tier("ticket", &a.ticket);
+    let runbook_url = match &a.runbook_url {
+        None => Some(None),
+        Some(u) => c.take("spec.alerting.runbookUrl", runbook(u)).map(Some),
+    };
+    if !(a.minimum_requests_per_hour.is_finite()
+        && (0.0..=1e9).contains(&a.minimum_requests_per_hour))
+    {
+        c.push(
+            "spec.alerting.minimumRequestsPerHour",
+            format!(
+                "must be between 0 and 1e9, got {}",
+                a.minimum_requests_per_hour
+            ),
+        );
+    }
+    let owner = slo.controller_owner_ref(&());
+    c.finish(|| ValidSlo {
+        name: name.expect("checked"),
+        namespace,
+        owner,
+        target: target_name,
+        objective: objective.expect("checked"),
+        window: window.expect("checked"),
+        sli: sli.expect("checked"),
+        alerting: AlertingPolicy {
+            page,
+            ticket,
+            runbook_url: runbook_url.expect("checked"),
+            minimum_requests_per_hour: a.minimum_requests_per_hour,
+            metrics_absent: a.metrics_absent,
+        },
+    })
+}
