@@ -74,12 +74,25 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
             serde_json::error::Category::Syntax => format!("not valid JSON ({inner})"),
             _ => strip_position(&inner.to_string()),
         };
+        // serde reports a missing or repeated field at its parent; name the field itself.
+        let field = match named_field(&message) {
+            Some(name) if field == "body" => name.to_string(),
+            Some(name) => format!("{field}.{name}"),
+            None => field,
+        };
         FieldError::new(field, message)
     })?;
     deserializer
         .end()
         .map_err(|_| FieldError::new("body", "unexpected data after the JSON document"))?;
     Ok(value)
+}
+
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))?;
+    rest.split('`').next()
 }
 
 fn strip_position(message: &str) -> String {
@@ -247,7 +260,7 @@ mod tests {
     fn nested_batch_path_is_named() {
         let body = format!(r#"{{"transactions":[{VALID},{{"user_id":"x"}}]}}"#);
         let error = parse::<BatchRequest>(body.as_bytes()).unwrap_err();
-        assert_eq!(error.field, "transactions[1]");
+        assert_eq!(error.field, "transactions[1].amount");
         assert!(error.message.contains("missing field"), "{}", error.message);
     }
 

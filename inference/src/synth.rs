@@ -27,6 +27,8 @@ pub fn user_id(index: usize) -> String {
 /// A labelled example.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// Index of the user, so that [`user_id`] names them.
+    pub user_index: usize,
     pub user: UserFeatures,
     pub transaction: Transaction,
     pub is_fraud: bool,
@@ -43,10 +45,12 @@ pub fn examples(seed: u64, users: &[UserFeatures], count: usize) -> Vec<Example>
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_f00d);
     (0..count)
         .map(|_| {
-            let user = users[rng.random_range(0..users.len())].clone();
+            let user_index = rng.random_range(0..users.len());
+            let user = users[user_index].clone();
             let transaction = transaction(&mut rng, &user);
             let is_fraud = rng.random::<f64>() < fraud_probability(&user, &transaction);
             Example {
+                user_index,
                 user,
                 transaction,
                 is_fraud,
