@@ -20,6 +20,10 @@ use crate::server::{self, AppState, ServerSettings};
 use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
 
+/// How long readiness waits for a remote feature store at start-up. Past it the server
+/// goes ready anyway: a dead Redis must not keep every replica out of service.
+const STORE_CONNECT_GRACE: Duration = Duration::from_secs(3);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -129,7 +133,13 @@ async fn serve_with_telemetry(config: &ServeConfig) -> Result<(), ServeError> {
 
     let warm_state = state.clone();
     let warm_backend = backend.clone();
+    let warm_store = store.clone();
     tokio::spawn(async move {
+        if !warm_store.wait_connected(STORE_CONNECT_GRACE).await {
+            tracing::warn!(
+                "feature store not connected yet; serving with population defaults until it is"
+            );
+        }
         match warm_backend.warm_up().await {
             Ok(()) => {
                 warm_state.ready.store(true, Ordering::Relaxed);

@@ -263,7 +263,12 @@ fn malformed_requests_get_4xx_json_naming_the_field() {
     assert_eq!(ok.status(), 200);
     let metrics = server.metrics();
     assert!(
-        sample(&metrics, "tidewatch_requests_total", &["code=\"5"]).is_none(),
+        sample(
+            &metrics,
+            "tidewatch_requests_total",
+            &["route=\"/v1/predict", "code=\"5"]
+        )
+        .is_none(),
         "{metrics}"
     );
     let refused: f64 = metrics

@@ -112,6 +112,15 @@ impl FeatureStore {
         }
     }
 
+    /// Gives a remote store up to `limit` to connect before traffic is accepted, so the
+    /// first requests are not all defaulted; false if it is still not connected.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        match &self.backend {
+            Backend::Memory(_) => true,
+            Backend::Redis { store, .. } => store.wait_connected(limit).await,
+        }
+    }
+
     pub async fn close(&self) {
         if let Backend::Redis { store, .. } = &self.backend {
             store.quit().await;

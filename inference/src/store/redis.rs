@@ -97,6 +97,14 @@ impl RedisStore {
             .map_err(|e| RedisStoreError::Config(e.details().to_string()))
     }
 
+    /// Waits until the first connection is up, for at most `limit`; false if not.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(limit, self.client.wait_for_connect()).await,
+            Ok(Ok(()))
+        )
+    }
+
     fn key(&self, user_id: &str) -> String {
         format!("{}{user_id}", self.key_prefix)
     }
