@@ -1,0 +1,107 @@
+//! The period SLI is traffic-weighted: with 10:1 day/night traffic and errors only at night,
+//! the recorded 30d error ratio must be within 1% of the true ratio (errors over requests).
+//! An average of short-window ratios (what Sloth's optimised period rule computes) is
+//! several times off; the test prints both.
+
+mod support;
+
+use anyhow::{Context, Result};
+use support::*;
+use tidewatch_operator::slo_rules::rule_group;
+use tidewatch_operator::slo_rules::rules::PERIOD_RECORD;
+
+const DAYS: u64 = 30;
+const NIGHT_MINUTES: u64 = 8 * 60;
+const DAY_MINUTES: u64 = 16 * 60;
+const DAY_RATE: f64 = 600.0;
+const NIGHT_RATE: f64 = 60.0;
+const NIGHT_ERROR_RATIO: f64 = 0.05;
+
+/// Reads the value promtool reports under `got:` for the expression `expr`.
+fn got_value(output: &str, expr: &str) -> Option<f64> {
+    let start = output.find(&format!("expr: {}", serde_json::to_string(expr).ok()?))?;
+    let line = output[start..]
+        .lines()
+        .find(|l| l.trim_start().starts_with("got:"))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn period_error_ratio_is_traffic_weighted() -> Result<()> {
+    let slo = availability_slo("");
+    let mut group = rule_group(&slo);
+    // Only the rules the period ratio reads: the 30d evaluation stays quick.
+    group.rules.retain(|r| {
+        r.record
+            .as_deref()
+            .is_some_and(|n| n.contains(":rate5m") || n == PERIOD_RECORD)
+    });
+    assert_eq!(
+        group.rules.len(),
+        4,
+        "requests, errors, ratio at 5m and the period ratio"
+    );
+
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for _ in 0..DAYS {
+        good.push((NIGHT_RATE * (1.0 - NIGHT_ERROR_RATIO), NIGHT_MINUTES));
+        bad.push((NIGHT_RATE * NIGHT_ERROR_RATIO, NIGHT_MINUTES));
+        good.push((DAY_RATE, DAY_MINUTES));
+        bad.push((0.0, DAY_MINUTES));
+    }
+    let per_day_errors = NIGHT_RATE * NIGHT_ERROR_RATIO * NIGHT_MINUTES as f64;
+    let per_day_total = NIGHT_RATE * NIGHT_MINUTES as f64 + DAY_RATE * DAY_MINUTES as f64;
+    let truth = per_day_errors / per_day_total;
+
+    let dir = tempfile::tempdir()?;
+    let rules = write_rule_file(dir.path(), "rules.yaml", &[group])?;
+    let ids = r#"{namespace="fraud", slo="fraud-availability"}"#;
+    let period_expr = format!("{PERIOD_RECORD}{ids}");
+    let averaged_expr = format!("avg_over_time(tidewatch_slo:error_ratio:rate5m{ids}[30d])");
+    let mut text = format!(
+        "rule_files: [{}]\nevaluation_interval: 5m\ntests:\n- interval: 1m\n  input_series:\n",
+        serde_json::to_string(&rules.display().to_string())?
+    );
+    for s in [
+        requests("200", counter(&good)),
+        requests("500", counter(&bad)),
+    ] {
+        text.push_str(&format!(
+            "  - series: {}\n    values: {}\n",
+            serde_json::to_string(&s.name)?,
+            serde_json::to_string(&s.values)?
+        ));
+    }
+    // Expect 0 on purpose: promtool then prints the value it computed, which is what we read.
+    text.push_str("  promql_expr_test:\n");
+    for expr in [&period_expr, &averaged_expr] {
+        text.push_str(&format!(
+            "  - expr: {}\n    eval_time: 30d\n    exp_samples: [{{labels: '{{}}', value: 0}}]\n",
+            serde_json::to_string(expr)?
+        ));
+    }
+    let test = dir.path().join("test.yaml");
+    std::fs::write(&test, text)?;
+    let run = test_rules(&test)?;
+    let recorded = got_value(&run.output, &period_expr)
+        .with_context(|| format!("no period value in:\n{}", run.output))?;
+    let averaged = got_value(&run.output, &averaged_expr)
+        .with_context(|| format!("no average in:\n{}", run.output))?;
+    let error = (recorded / truth - 1.0).abs();
+    println!(
+        "WEIGHTING true 30d error ratio {truth:.6}, recorded {recorded:.6} ({:.3}% off), average of 5m ratios {averaged:.6} ({:.1}x the truth)",
+        error * 100.0,
+        averaged / truth
+    );
+    assert!(
+        error < 0.01,
+        "recorded period ratio {recorded} is {:.2}% away from the true {truth}",
+        error * 100.0
+    );
+    assert!(
+        averaged / truth > 2.0,
+        "the averaged ratio should be far off, else the scenario proves nothing"
+    );
+    Ok(())
+}
