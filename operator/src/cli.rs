@@ -30,6 +30,17 @@ pub enum Command {
     },
     /// Render MLService and SLO resources into plain manifests, offline.
     Render(RenderArgs),
+    /// Run the controllers against the cluster of the current kubeconfig or service account.
+    Run(crate::runtime::config::RunArgs),
+    /// Print the operator's RBAC: ServiceAccount, ClusterRole, Role (Lease) and bindings.
+    Rbac {
+        /// Namespace the operator runs in.
+        #[arg(long, default_value = "tidewatch-system")]
+        namespace: String,
+        /// ServiceAccount the operator runs as.
+        #[arg(long, default_value = "tidewatch-operator")]
+        service_account: String,
+    },
 }
 
 /// Arguments of `render`.

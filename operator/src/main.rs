@@ -19,11 +19,23 @@ fn main() -> ExitCode {
         Command::Crds { output_dir } => crds(output_dir.as_deref()).map(|()| ExitCode::SUCCESS),
         Command::Dashboards { output_dir } => dashboards(&output_dir).map(|()| ExitCode::SUCCESS),
         Command::Render(args) => run_render(&args),
+        Command::Run(args) => operator(args).map(|()| ExitCode::SUCCESS),
+        Command::Rbac {
+            namespace,
+            service_account,
+        } => tidewatch_operator::runtime::rbac::manifests(&namespace, &service_account)
+            .map(|yaml| print!("{yaml}"))
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         ExitCode::FAILURE
     })
+}
+
+fn operator(args: tidewatch_operator::runtime::config::RunArgs) -> Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(tidewatch_operator::runtime::run(args))
 }
 
 fn crds(output_dir: Option<&Path>) -> Result<()> {

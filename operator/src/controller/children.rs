@@ -22,8 +22,13 @@ pub enum ChildKind {
 
 impl ChildKind {
     /// All kinds, in a stable order.
-    pub const ALL: [ChildKind; 5] =
-        [Self::Deployment, Self::Service, Self::ServiceMonitor, Self::ConfigMap, Self::PrometheusRule];
+    pub const ALL: [ChildKind; 5] = [
+        Self::Deployment,
+        Self::Service,
+        Self::ServiceMonitor,
+        Self::ConfigMap,
+        Self::PrometheusRule,
+    ];
 
     /// The kind's API coordinates, taken from the types.
     pub fn api_resource(self) -> ApiResource {
@@ -58,9 +63,15 @@ pub struct Child {
 impl Child {
     /// Erases a builder's typed output. Serialising a builder's own types cannot fail; a
     /// failure is a programming error reported as such.
-    pub fn new<K: Resource<DynamicType = ()> + Serialize>(kind: ChildKind, typed: &K) -> Result<Self, serde_json::Error> {
+    pub fn new<K: Resource<DynamicType = ()> + Serialize>(
+        kind: ChildKind,
+        typed: &K,
+    ) -> Result<Self, serde_json::Error> {
         let value = serde_json::to_value(typed)?;
-        Ok(Self { kind, object: serde_json::from_value(value)? })
+        Ok(Self {
+            kind,
+            object: serde_json::from_value(value)?,
+        })
     }
 
     pub fn name(&self) -> String {
@@ -69,6 +80,9 @@ impl Child {
 
     /// How the parent's status names this child.
     pub fn child_ref(&self) -> ChildRef {
-        ChildRef { kind: self.kind.as_str().to_owned(), name: self.name() }
+        ChildRef {
+            kind: self.kind.as_str().to_owned(),
+            name: self.name(),
+        }
     }
 }

@@ -43,7 +43,11 @@ impl ChildStores {
     /// Cached children of `kind` whose controller is the object with `owner_uid`.
     pub fn owned_by(&self, kind: ChildKind, owner_uid: &str) -> Vec<Arc<DynamicObject>> {
         self.0.get(&kind).map_or_else(Vec::new, |store| {
-            store.state().into_iter().filter(|child| controller_uid(child) == Some(owner_uid)).collect()
+            store
+                .state()
+                .into_iter()
+                .filter(|child| controller_uid(child) == Some(owner_uid))
+                .collect()
         })
     }
 
@@ -55,7 +59,12 @@ impl ChildStores {
                 let count = store
                     .state()
                     .iter()
-                    .filter(|child| child.owner_references().iter().any(|o| o.controller == Some(true) && o.kind == owner_kind))
+                    .filter(|child| {
+                        child
+                            .owner_references()
+                            .iter()
+                            .any(|o| o.controller == Some(true) && o.kind == owner_kind)
+                    })
                     .count();
                 (*kind, count)
             })
@@ -64,7 +73,11 @@ impl ChildStores {
 }
 
 fn controller_uid(child: &DynamicObject) -> Option<&str> {
-    child.owner_references().iter().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
+    child
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.as_str())
 }
 
 /// Shared by every reconciliation of both controllers.
@@ -88,14 +101,20 @@ impl Context {
     /// Delay before retrying a failed object: 2 s doubling up to 5 minutes.
     pub fn backoff(&self, controller: ControllerName, namespace: &str, name: &str) -> Duration {
         let mut failures = self.failures.lock().expect("failures lock");
-        let count = failures.entry((controller, namespace.to_owned(), name.to_owned())).or_insert(0);
+        let count = failures
+            .entry((controller, namespace.to_owned(), name.to_owned()))
+            .or_insert(0);
         *count = count.saturating_add(1);
         backoff_delay(*count)
     }
 
     /// Forgets the failures of an object that reconciled.
     pub fn succeeded(&self, controller: ControllerName, namespace: &str, name: &str) {
-        self.failures.lock().expect("failures lock").remove(&(controller, namespace.to_owned(), name.to_owned()));
+        self.failures.lock().expect("failures lock").remove(&(
+            controller,
+            namespace.to_owned(),
+            name.to_owned(),
+        ));
     }
 }
 

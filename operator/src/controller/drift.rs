@@ -8,17 +8,23 @@ use serde_json::Value;
 /// match element by element, each element compared the same way.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(want), Value::Object(have)) => want.iter().all(|(key, value)| match have.get(key) {
-            Some(present) => is_subset(value, present),
-            None => is_empty(value),
-        }),
+        (Value::Object(want), Value::Object(have)) => {
+            want.iter().all(|(key, value)| match have.get(key) {
+                Some(present) => is_subset(value, present),
+                None => is_empty(value),
+            })
+        }
         (Value::Object(want), Value::Null) => want.values().all(is_empty),
         (Value::Array(want), Value::Array(have)) => {
             want.len() == have.len() && want.iter().zip(have).all(|(w, h)| is_subset(w, h))
         }
         (Value::Array(want), Value::Null) => want.is_empty(),
         (Value::Number(want), Value::Number(have)) => {
-            want == have || want.as_f64().zip(have.as_f64()).is_some_and(|(w, h)| w == h)
+            want == have
+                || want
+                    .as_f64()
+                    .zip(have.as_f64())
+                    .is_some_and(|(w, h)| w == h)
         }
         (Value::Null, _) => true,
         (want, have) => want == have,
@@ -57,20 +63,30 @@ mod tests {
         let desired = json!({"spec": {"replicas": 2}});
         assert!(!is_subset(&desired, &json!({"spec": {"replicas": 3}})));
         assert!(!is_subset(&desired, &json!({"spec": {}})));
-        assert!(!is_subset(&json!({"data": {"a": "1"}}), &json!({"data": {"a": "2"}})));
+        assert!(!is_subset(
+            &json!({"data": {"a": "1"}}),
+            &json!({"data": {"a": "2"}})
+        ));
     }
 
     #[test]
     fn a_removed_or_added_list_element_is_drift() {
         let desired = json!({"ports": [{"port": 80}]});
         assert!(!is_subset(&desired, &json!({"ports": []})));
-        assert!(!is_subset(&desired, &json!({"ports": [{"port": 80}, {"port": 81}]})));
-        assert!(is_subset(&desired, &json!({"ports": [{"port": 80, "protocol": "TCP"}]})));
+        assert!(!is_subset(
+            &desired,
+            &json!({"ports": [{"port": 80}, {"port": 81}]})
+        ));
+        assert!(is_subset(
+            &desired,
+            &json!({"ports": [{"port": 80, "protocol": "TCP"}]})
+        ));
     }
 
     #[test]
     fn empty_desired_fields_match_absent_ones() {
-        let desired = json!({"metadata": {"annotations": {}}, "spec": {"tolerations": [], "x": null}});
+        let desired =
+            json!({"metadata": {"annotations": {}}, "spec": {"tolerations": [], "x": null}});
         assert!(is_subset(&desired, &json!({"metadata": {}, "spec": {}})));
     }
 

@@ -86,17 +86,26 @@ mod tests {
     use super::*;
 
     fn api_error(code: u16) -> kube::Error {
-        kube::Error::Api(Box::new(kube::core::Status::failure("x", "y").with_code(code)))
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure("x", "y").with_code(code),
+        ))
     }
 
     #[test]
     fn categories_are_bounded_by_step_and_answer_class() {
-        let apply = |code| Error::Apply { kind: ChildKind::Service, name: "a".into(), source: api_error(code) };
+        let apply = |code| Error::Apply {
+            kind: ChildKind::Service,
+            name: "a".into(),
+            source: api_error(code),
+        };
         assert_eq!(apply(403).category(), "apply_forbidden");
         assert_eq!(apply(409).category(), "apply_conflict");
         assert_eq!(apply(422).category(), "apply_invalid");
         assert_eq!(apply(503).category(), "apply_unavailable");
         assert_eq!(apply(404).category(), "apply");
-        assert_eq!(Error::Status(api_error(500)).category(), "status_unavailable");
+        assert_eq!(
+            Error::Status(api_error(500)).category(),
+            "status_unavailable"
+        );
     }
 }

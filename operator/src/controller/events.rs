@@ -12,7 +12,13 @@ const MAX_NOTE: usize = 1024;
 
 /// Publishes a Warning event naming what is wrong with `obj`. Failures are logged, never
 /// fatal: the condition on status already says the same.
-pub async fn warn<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, reason: &str, action: &str, note: &str) {
+pub async fn warn<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
     let mut note = note.to_owned();
     if note.len() > MAX_NOTE {
         let mut end = MAX_NOTE - 3;

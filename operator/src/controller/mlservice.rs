@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 use serde_json::Value;
 
 use super::build::{self, MLSERVICE_KINDS};
@@ -29,16 +29,29 @@ pub async fn reconcile(mls: Arc<MLService>, ctx: Arc<Context>) -> Result<Action,
     let started = Instant::now();
     let result = reconcile_steps(&mls, &ctx).await;
     let category = result.as_ref().err().map(Error::category);
-    ctx.metrics.reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
+    ctx.metrics
+        .reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
     if result.is_ok() {
-        ctx.succeeded(CONTROLLER, &mls.namespace().unwrap_or_default(), &mls.name_any());
+        ctx.succeeded(
+            CONTROLLER,
+            &mls.namespace().unwrap_or_default(),
+            &mls.name_any(),
+        );
     }
     result.map(|()| Action::requeue(ctx.requeue_after))
 }
 
 /// Retry policy: exponential backoff per object.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature the controller runtime calls"
+)]
 pub fn error_policy(mls: Arc<MLService>, error: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff(CONTROLLER, &mls.namespace().unwrap_or_default(), &mls.name_any());
+    let delay = ctx.backoff(
+        CONTROLLER,
+        &mls.namespace().unwrap_or_default(),
+        &mls.name_any(),
+    );
     tracing::warn!(namespace = mls.namespace(), name = mls.name_any(), %error, category = error.category(), retry_in = ?delay, "MLService reconciliation failed");
     Action::requeue(delay)
 }
@@ -52,8 +65,13 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
         Ok(valid) => {
             let desired = build::mlservice_children(&valid, &ctx.settings)?;
             let uid = mls.uid().unwrap_or_default();
-            let live = apply::apply_children(ctx, &namespace, &uid, &desired, MLSERVICE_KINDS).await?;
-            let deployment = desired.iter().zip(&live).find(|(c, _)| c.kind == ChildKind::Deployment).map(|(_, l)| l.as_ref());
+            let live =
+                apply::apply_children(ctx, &namespace, &uid, &desired, MLSERVICE_KINDS).await?;
+            let deployment = desired
+                .iter()
+                .zip(&live)
+                .find(|(c, _)| c.kind == ChildKind::Deployment)
+                .map(|(_, l)| l.as_ref());
             let rollout = rollout(valid.replicas, deployment);
             let status = MlServiceStatus {
                 observed_generation: mls.metadata.generation,
@@ -68,7 +86,11 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
     update_status(mls, ctx, desired_status).await
 }
 
-fn invalid_status(mls: &MLService, ctx: &Context, errors: &ValidationErrors) -> (MlServiceStatus, Assessment) {
+fn invalid_status(
+    mls: &MLService,
+    ctx: &Context,
+    errors: &ValidationErrors,
+) -> (MlServiceStatus, Assessment) {
     let message = format!("invalid spec: {errors}");
     let assessment = Assessment {
         ready: Verdict::new(false, REASON_INVALID_SPEC, message.clone()),
@@ -76,7 +98,11 @@ fn invalid_status(mls: &MLService, ctx: &Context, errors: &ValidationErrors) -> 
         degraded: Verdict::new(true, REASON_INVALID_SPEC, message),
     };
     let previous = mls.status.clone().unwrap_or_default();
-    let deployment = ctx.children.get(ChildKind::Deployment, &mls.namespace().unwrap_or_default(), &mls.name_any());
+    let deployment = ctx.children.get(
+        ChildKind::Deployment,
+        &mls.namespace().unwrap_or_default(),
+        &mls.name_any(),
+    );
     let status = MlServiceStatus {
         observed_generation: mls.metadata.generation,
         conditions: Vec::new(),
@@ -122,9 +148,17 @@ impl Rollout {
 
 fn rollout(desired: i32, deployment: Option<&DynamicObject>) -> Rollout {
     let Some(d) = deployment else {
-        return Rollout { desired, ready: 0, updated: 0, observed_current: false };
+        return Rollout {
+            desired,
+            ready: 0,
+            updated: 0,
+            observed_current: false,
+        };
     };
-    let observed = d.data.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    let observed = d
+        .data
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64);
     Rollout {
         desired,
         ready: int_at(&d.data, "readyReplicas"),
@@ -134,7 +168,9 @@ fn rollout(desired: i32, deployment: Option<&DynamicObject>) -> Rollout {
 }
 
 fn int_at(data: &Value, field: &str) -> i32 {
-    data.pointer(&format!("/status/{field}")).and_then(Value::as_i64).unwrap_or(0) as i32
+    data.pointer(&format!("/status/{field}"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0) as i32
 }
 
 fn child_refs(children: &[Child]) -> Vec<ChildRef> {
@@ -143,14 +179,25 @@ fn child_refs(children: &[Child]) -> Vec<ChildRef> {
     refs
 }
 
-async fn update_status(mls: &MLService, ctx: &Context, (mut desired, assessment): (MlServiceStatus, Assessment)) -> Result<(), Error> {
+async fn update_status(
+    mls: &MLService,
+    ctx: &Context,
+    (mut desired, assessment): (MlServiceStatus, Assessment),
+) -> Result<(), Error> {
     let current = mls.status.as_ref();
     let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
     desired.conditions = assessment.conditions(previous, mls.metadata.generation, status::now());
     let written = status::write_if_changed(ctx, mls, current, &desired).await?;
     let degraded = status::degraded_message(&desired.conditions);
     if written && degraded.is_some() && degraded != status::degraded_message(previous) {
-        events::warn(ctx, mls, REASON_INVALID_SPEC, "Validate", degraded.unwrap_or_default()).await;
+        events::warn(
+            ctx,
+            mls,
+            REASON_INVALID_SPEC,
+            "Validate",
+            degraded.unwrap_or_default(),
+        )
+        .await;
     }
     Ok(())
 }
@@ -161,26 +208,41 @@ mod tests {
 
     use super::*;
 
-    fn deployment(status: Value, generation: i64) -> DynamicObject {
+    fn deployment(status: &Value, generation: i64) -> DynamicObject {
         let mut d: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "a", "generation": generation},
         }))
         .unwrap();
-        d.data = json!({"status": status});
+        d.data = json!({ "status": status });
         d
     }
 
     #[test]
     fn rollout_is_complete_only_when_every_replica_is_updated_and_ready() {
-        let done = deployment(json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2}), 2);
+        let done = deployment(
+            &json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2}),
+            2,
+        );
         assert!(rollout(2, Some(&done)).complete());
-        let stale = deployment(json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}), 2);
-        assert!(!rollout(2, Some(&stale)).complete(), "status of an older generation");
-        let starting = deployment(json!({"observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 2}), 2);
+        let stale = deployment(
+            &json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}),
+            2,
+        );
+        assert!(
+            !rollout(2, Some(&stale)).complete(),
+            "status of an older generation"
+        );
+        let starting = deployment(
+            &json!({"observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 2}),
+            2,
+        );
         assert!(!rollout(2, Some(&starting)).complete());
         assert!(!rollout(2, None).complete());
-        let zero = deployment(json!({"observedGeneration": 3}), 3);
-        assert!(rollout(0, Some(&zero)).complete(), "scaled to zero is ready");
+        let zero = deployment(&json!({"observedGeneration": 3}), 3);
+        assert!(
+            rollout(0, Some(&zero)).complete(),
+            "scaled to zero is ready"
+        );
     }
 }

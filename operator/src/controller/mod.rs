@@ -23,11 +23,11 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt, TryStreamExt, future};
 use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -64,11 +64,13 @@ fn dynamic_api(client: &Client, scope: &Scope, resource: &ApiResource) -> Api<Dy
 }
 
 /// Decodes one watch event; an object that does not decode is logged and dropped.
-fn decode<K: Resource + DeserializeOwned>(event: Event<DynamicObject>) -> Option<Event<K>> {
+fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
+    event: Event<DynamicObject>,
+) -> Option<Event<K>> {
     let parse = |obj: DynamicObject| {
         let (namespace, name) = (obj.namespace(), obj.name_any());
         obj.try_parse::<K>()
-            .map_err(|error| tracing::error!(kind = %K::kind(&Default::default()), ?namespace, name, %error, "skipping an object that does not decode"))
+            .map_err(|error| tracing::error!(kind = %K::kind(&()), ?namespace, name, %error, "skipping an object that does not decode"))
             .ok()
     };
     Some(match event {
@@ -99,7 +101,9 @@ pub async fn run(
     // Children: one label-selected watch per kind, cached, changes routed to the owner.
     let mut stores = ChildStores::default();
     let mut child_watches = Vec::new();
-    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}")).any_semantic();
+    let managed = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY}={MANAGER}"))
+        .any_semantic();
     for kind in ChildKind::ALL {
         let resource = kind.api_resource();
         let writer = reflector::store::Writer::new(resource.clone());
@@ -113,7 +117,9 @@ pub async fn run(
             .for_each(move |child| {
                 match child {
                     Ok(child) => route_to_owner(&child, &mls_trigger, &slo_trigger),
-                    Err(error) => tracing::warn!(kind = kind.as_str(), %error, "child watch failed; retrying"),
+                    Err(error) => {
+                        tracing::warn!(kind = kind.as_str(), %error, "child watch failed; retrying");
+                    }
                 }
                 future::ready(())
             });
@@ -127,26 +133,35 @@ pub async fn run(
     let mls_resource = ApiResource::erase::<MLService>(&());
     let slo_resource = ApiResource::erase::<SLO>(&());
     let slo_lookup = slo_store.clone();
-    let mls_stream = watcher::watcher(dynamic_api(&client, &scope, &mls_resource), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .try_filter_map(|event| future::ready(Ok(decode::<MLService>(event))))
-        .reflect(mls_writer)
-        .inspect_ok(move |event| {
-            // An SLO depends on its target's existence: re-check it on every change.
-            for mls in event_objects(event) {
-                for slo in slo::slos_targeting(mls, &slo_lookup.state()) {
-                    let _ = slo_trigger.unbounded_send(slo);
-                }
+    let mls_stream = watcher::watcher(
+        dynamic_api(&client, &scope, &mls_resource),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .try_filter_map(|event| future::ready(Ok(decode::<MLService>(event))))
+    .reflect(mls_writer)
+    .inspect_ok(move |event| {
+        // An SLO depends on its target's existence: re-check it on every change.
+        for mls in event_objects(event) {
+            for slo in slo::slos_targeting(mls, &slo_lookup.state()) {
+                let _ = slo_trigger.unbounded_send(slo);
             }
-        })
-        .applied_objects();
-    let slo_stream = watcher::watcher(dynamic_api(&client, &scope, &slo_resource), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .try_filter_map(|event| future::ready(Ok(decode::<SLO>(event))))
-        .reflect(slo_writer)
-        .applied_objects();
+        }
+    })
+    .applied_objects();
+    let slo_stream = watcher::watcher(
+        dynamic_api(&client, &scope, &slo_resource),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .try_filter_map(|event| future::ready(Ok(decode::<SLO>(event))))
+    .reflect(slo_writer)
+    .applied_objects();
 
-    let reporter = Reporter { controller: MANAGER.into(), instance: Some(options.instance.clone()) };
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: Some(options.instance.clone()),
+    };
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings,
@@ -158,7 +173,9 @@ pub async fn run(
         failures: Mutex::new(HashMap::new()),
         requeue_after: options.requeue_after,
     });
-    let config = ControllerConfig::default().concurrency(options.concurrency).debounce(Duration::from_millis(500));
+    let config = ControllerConfig::default()
+        .concurrency(options.concurrency)
+        .debounce(Duration::from_millis(500));
 
     let mls_controller = Controller::for_stream(mls_stream, mls_store.clone())
         .reconcile_on(mls_triggers)
@@ -219,9 +236,17 @@ fn route_to_owner(
     mls: &mpsc::UnboundedSender<ObjectRef<MLService>>,
     slo: &mpsc::UnboundedSender<ObjectRef<SLO>>,
 ) {
-    let Some(namespace) = child.namespace() else { return };
-    for owner in child.owner_references().iter().filter(|o| o.controller == Some(true)) {
-        if owner.api_version != MLService::api_version(&()) && owner.api_version != SLO::api_version(&()) {
+    let Some(namespace) = child.namespace() else {
+        return;
+    };
+    for owner in child
+        .owner_references()
+        .iter()
+        .filter(|o| o.controller == Some(true))
+    {
+        if owner.api_version != MLService::api_version(&())
+            && owner.api_version != SLO::api_version(&())
+        {
             continue;
         }
         if owner.kind == MLService::kind(&()) {
@@ -237,9 +262,14 @@ async fn report_managed(ctx: Arc<Context>, slos: Store<SLO>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
-        ctx.metrics.set_managed(ControllerName::mlservice, "MLService", ctx.mlservices.len());
-        ctx.metrics.set_managed(ControllerName::slo, "SLO", slos.len());
-        for (controller, owner_kind) in [(ControllerName::mlservice, "MLService"), (ControllerName::slo, "SLO")] {
+        ctx.metrics
+            .set_managed(ControllerName::mlservice, "MLService", ctx.mlservices.len());
+        ctx.metrics
+            .set_managed(ControllerName::slo, "SLO", slos.len());
+        for (controller, owner_kind) in [
+            (ControllerName::mlservice, "MLService"),
+            (ControllerName::slo, "SLO"),
+        ] {
             for (kind, count) in ctx.children.count_owned_by_kind(owner_kind) {
                 ctx.metrics.set_managed(controller, kind.as_str(), count);
             }

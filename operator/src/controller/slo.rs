@@ -26,16 +26,29 @@ pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error
     let started = Instant::now();
     let result = reconcile_steps(&slo, &ctx).await;
     let category = result.as_ref().err().map(Error::category);
-    ctx.metrics.reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
+    ctx.metrics
+        .reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
     if result.is_ok() {
-        ctx.succeeded(CONTROLLER, &slo.namespace().unwrap_or_default(), &slo.name_any());
+        ctx.succeeded(
+            CONTROLLER,
+            &slo.namespace().unwrap_or_default(),
+            &slo.name_any(),
+        );
     }
     result.map(|()| Action::requeue(ctx.requeue_after))
 }
 
 /// Retry policy: exponential backoff per object.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature the controller runtime calls"
+)]
 pub fn error_policy(slo: Arc<SLO>, error: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff(CONTROLLER, &slo.namespace().unwrap_or_default(), &slo.name_any());
+    let delay = ctx.backoff(
+        CONTROLLER,
+        &slo.namespace().unwrap_or_default(),
+        &slo.name_any(),
+    );
     tracing::warn!(namespace = slo.namespace(), name = slo.name_any(), %error, category = error.category(), retry_in = ?delay, "SLO reconciliation failed");
     Action::requeue(delay)
 }
@@ -45,7 +58,12 @@ pub fn slos_targeting(mls: &MLService, slos: &[Arc<SLO>]) -> Vec<ObjectRef<SLO>>
     let namespace = mls.namespace();
     slos.iter()
         .filter(|slo| slo.namespace() == namespace)
-        .filter(|slo| slo.spec.target.as_ref().is_some_and(|t| t.ml_service == mls.name_any()))
+        .filter(|slo| {
+            slo.spec
+                .target
+                .as_ref()
+                .is_some_and(|t| t.ml_service == mls.name_any())
+        })
         .map(|slo| ObjectRef::from_obj(slo.as_ref()))
         .collect()
 }
@@ -54,7 +72,8 @@ pub fn slos_targeting(mls: &MLService, slos: &[Arc<SLO>]) -> Vec<ObjectRef<SLO>>
 fn dereference(slo: &SLO, ctx: &Context) -> Option<Arc<MLService>> {
     let target = slo.spec.target.as_ref()?;
     let namespace = slo.namespace().unwrap_or_default();
-    ctx.mlservices.get(&ObjectRef::new(&target.ml_service).within(&namespace))
+    ctx.mlservices
+        .get(&ObjectRef::new(&target.ml_service).within(&namespace))
 }
 
 async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
@@ -63,14 +82,22 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
     let (desired, assessment) = match validate_slo(slo, target.as_deref()) {
         // No children from an invalid spec; existing ones are kept (see mlservice.rs).
         Err(errors) => {
-            let reason = if slo.spec.target.is_some() && target.is_none() { REASON_TARGET_NOT_FOUND } else { REASON_INVALID_SPEC };
+            let reason = if slo.spec.target.is_some() && target.is_none() {
+                REASON_TARGET_NOT_FOUND
+            } else {
+                REASON_INVALID_SPEC
+            };
             let message = format!("invalid spec: {errors}");
             let assessment = Assessment {
                 ready: Verdict::new(false, reason, message.clone()),
                 progressing: Verdict::new(false, reason, "waiting for a valid spec"),
                 degraded: Verdict::new(true, reason, message),
             };
-            let status = SloStatus { observed_generation: slo.metadata.generation, conditions: Vec::new(), ..previous };
+            let status = SloStatus {
+                observed_generation: slo.metadata.generation,
+                conditions: Vec::new(),
+                ..previous
+            };
             (status, assessment)
         }
         Ok(valid) => {
@@ -79,7 +106,11 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
             apply::apply_children(ctx, &valid.namespace, &uid, &desired, SLO_KINDS).await?;
             let mut children: Vec<_> = desired.iter().map(Child::child_ref).collect();
             children.sort();
-            let summary = format!("{} rules in PrometheusRule {}", rule_names.len(), desired[0].name());
+            let summary = format!(
+                "{} rules in PrometheusRule {}",
+                rule_names.len(),
+                desired[0].name()
+            );
             let assessment = Assessment {
                 ready: Verdict::new(true, REASON_RECONCILED, summary),
                 progressing: Verdict::new(false, REASON_RECONCILED, "rules applied"),
@@ -98,7 +129,12 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
     update_status(slo, ctx, desired, &assessment).await
 }
 
-async fn update_status(slo: &SLO, ctx: &Context, mut desired: SloStatus, assessment: &Assessment) -> Result<(), Error> {
+async fn update_status(
+    slo: &SLO,
+    ctx: &Context,
+    mut desired: SloStatus,
+    assessment: &Assessment,
+) -> Result<(), Error> {
     let current = slo.status.as_ref();
     let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
     desired.conditions = assessment.conditions(previous, slo.metadata.generation, status::now());

@@ -37,32 +37,45 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn new(status: bool, reason: &str, message: impl Into<String>) -> Self {
-        Self { status, reason: reason.to_owned(), message: message.into() }
+        Self {
+            status,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
 impl Assessment {
     /// Turns the verdicts into conditions, keeping the transition time of every condition
     /// whose status did not change.
-    pub fn conditions(&self, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
-        [(READY, &self.ready), (PROGRESSING, &self.progressing), (DEGRADED, &self.degraded)]
-            .into_iter()
-            .map(|(type_, verdict)| {
-                let status = if verdict.status { "True" } else { "False" };
-                let last_transition_time = previous
-                    .iter()
-                    .find(|c| c.type_ == type_ && c.status == status)
-                    .map_or_else(|| Time(now), |c| c.last_transition_time.clone());
-                Condition {
-                    type_: type_.to_owned(),
-                    status: status.to_owned(),
-                    reason: verdict.reason.clone(),
-                    message: verdict.message.clone(),
-                    observed_generation: generation,
-                    last_transition_time,
-                }
-            })
-            .collect()
+    pub fn conditions(
+        &self,
+        previous: &[Condition],
+        generation: Option<i64>,
+        now: Timestamp,
+    ) -> Vec<Condition> {
+        [
+            (READY, &self.ready),
+            (PROGRESSING, &self.progressing),
+            (DEGRADED, &self.degraded),
+        ]
+        .into_iter()
+        .map(|(type_, verdict)| {
+            let status = if verdict.status { "True" } else { "False" };
+            let last_transition_time = previous
+                .iter()
+                .find(|c| c.type_ == type_ && c.status == status)
+                .map_or_else(|| Time(now), |c| c.last_transition_time.clone());
+            Condition {
+                type_: type_.to_owned(),
+                status: status.to_owned(),
+                reason: verdict.reason.clone(),
+                message: verdict.message.clone(),
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
     }
 }
 
@@ -74,9 +87,17 @@ pub fn now() -> Timestamp {
 
 /// Writes `desired` as the status of `obj` unless it equals `current`. Returns whether a
 /// write happened.
-pub async fn write_if_changed<K, S>(ctx: &Context, obj: &K, current: Option<&S>, desired: &S) -> Result<bool, Error>
+pub async fn write_if_changed<K, S>(
+    ctx: &Context,
+    obj: &K,
+    current: Option<&S>,
+    desired: &S,
+) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
     S: Serialize + PartialEq,
 {
     if current == Some(desired) {
@@ -89,15 +110,22 @@ where
         "kind": K::kind(&()),
         "status": desired,
     });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(Error::Status)?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::Status)?;
     Ok(true)
 }
 
 /// The Degraded condition's message when it is True, for deciding whether an Event is due.
 pub fn degraded_message(conditions: &[Condition]) -> Option<&str> {
-    conditions.iter().find(|c| c.type_ == DEGRADED && c.status == "True").map(|c| c.message.as_str())
+    conditions
+        .iter()
+        .find(|c| c.type_ == DEGRADED && c.status == "True")
+        .map(|c| c.message.as_str())
 }
 
 #[cfg(test)]
@@ -126,7 +154,11 @@ mod tests {
         let by_type = |cs: &[Condition], t: &str| cs.iter().find(|c| c.type_ == t).unwrap().clone();
         assert_eq!(by_type(&flipped, READY).last_transition_time.0, t1);
         assert_eq!(by_type(&flipped, PROGRESSING).last_transition_time.0, t1);
-        assert_eq!(by_type(&flipped, DEGRADED).last_transition_time.0, t0, "Degraded stayed False");
+        assert_eq!(
+            by_type(&flipped, DEGRADED).last_transition_time.0,
+            t0,
+            "Degraded stayed False"
+        );
         assert!(flipped.iter().all(|c| c.observed_generation == Some(2)));
     }
 
@@ -137,6 +169,9 @@ mod tests {
         assert_eq!(degraded_message(&ok), None);
         let mut bad = assessment(false);
         bad.degraded = Verdict::new(true, "InvalidSpec", "spec.x: wrong");
-        assert_eq!(degraded_message(&bad.conditions(&[], None, t0)), Some("spec.x: wrong"));
+        assert_eq!(
+            degraded_message(&bad.conditions(&[], None, t0)),
+            Some("spec.x: wrong")
+        );
     }
 }

@@ -22,7 +22,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Namespaces to watch, comma-separated; all namespaces when empty.
-    #[arg(long = "namespace", env = "TIDEWATCH_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long = "namespace",
+        env = "TIDEWATCH_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
     /// Image for MLServices that name none.
     #[arg(long, env = "TIDEWATCH_DEFAULT_IMAGE", default_value = crate::validate::settings_defaults::IMAGE)]
@@ -35,7 +39,11 @@ pub struct RunArgs {
     #[arg(long, env = "TIDEWATCH_GRAFANA_FOLDER", default_value = crate::validate::settings_defaults::FOLDER)]
     pub grafana_folder: String,
     /// Address of the `/metrics`, `/healthz` and `/readyz` server.
-    #[arg(long, env = "TIDEWATCH_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "TIDEWATCH_METRICS_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
     pub metrics_address: SocketAddr,
     /// Log format.
     #[arg(long, env = "TIDEWATCH_LOG_FORMAT", value_enum, default_value = "json")]
@@ -44,7 +52,11 @@ pub struct RunArgs {
     #[arg(long, env = "TIDEWATCH_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
     /// Name of the leader-election Lease.
-    #[arg(long, env = "TIDEWATCH_LEASE_NAME", default_value = "tidewatch-operator")]
+    #[arg(
+        long,
+        env = "TIDEWATCH_LEASE_NAME",
+        default_value = "tidewatch-operator"
+    )]
     pub lease_name: String,
     /// Namespace of the leader-election Lease (the operator's own namespace in a cluster).
     #[arg(long, env = "TIDEWATCH_LEASE_NAMESPACE", default_value = "default")]
@@ -73,25 +85,38 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 impl RunArgs {
     /// The builder settings, checked.
     pub fn settings(&self) -> Result<OperatorSettings, SettingsError> {
-        OperatorSettings::new(&self.default_image, self.monitoring_labels.iter().cloned().collect(), &self.grafana_folder)
+        OperatorSettings::new(
+            &self.default_image,
+            self.monitoring_labels.iter().cloned().collect(),
+            &self.grafana_folder,
+        )
     }
 
     /// One scope per watched namespace, or the whole cluster.
     pub fn scopes(&self) -> Vec<Scope> {
-        let mut namespaces: Vec<&str> = self.namespaces.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+        let mut namespaces: Vec<&str> = self
+            .namespaces
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
         namespaces.sort_unstable();
         namespaces.dedup();
         if namespaces.is_empty() {
             vec![Scope::AllNamespaces]
         } else {
-            namespaces.into_iter().map(|n| Scope::Namespace(n.to_owned())).collect()
+            namespaces
+                .into_iter()
+                .map(|n| Scope::Namespace(n.to_owned()))
+                .collect()
         }
     }
 
     /// This replica's identity: the flag, else `<hostname>-<pid>`.
     pub fn identity(&self) -> String {
         self.identity.clone().unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "tidewatch".into());
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_else(|_| "tidewatch".into());
             format!("{}-{}", host.trim(), std::process::id())
         })
     }
@@ -118,7 +143,9 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> RunArgs {
-        Wrapper::try_parse_from(std::iter::once("run").chain(args.iter().copied())).unwrap().args
+        Wrapper::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
+            .unwrap()
+            .args
     }
 
     #[test]
@@ -132,11 +159,30 @@ mod tests {
 
     #[test]
     fn namespaces_and_labels_are_lists() {
-        let args = parse(&["--namespace", "b,a", "--namespace", "a", "--monitoring-label", "release=kps,team=ml"]);
-        assert_eq!(args.scopes(), vec![Scope::Namespace("a".into()), Scope::Namespace("b".into())]);
+        let args = parse(&[
+            "--namespace",
+            "b,a",
+            "--namespace",
+            "a",
+            "--monitoring-label",
+            "release=kps,team=ml",
+        ]);
+        assert_eq!(
+            args.scopes(),
+            vec![Scope::Namespace("a".into()), Scope::Namespace("b".into())]
+        );
         let settings = args.settings().unwrap();
-        assert_eq!(settings.monitoring_labels().get("release").map(String::as_str), Some("kps"));
-        assert_eq!(settings.monitoring_labels().get("team").map(String::as_str), Some("ml"));
+        assert_eq!(
+            settings
+                .monitoring_labels()
+                .get("release")
+                .map(String::as_str),
+            Some("kps")
+        );
+        assert_eq!(
+            settings.monitoring_labels().get("team").map(String::as_str),
+            Some("ml")
+        );
     }
 
     #[test]

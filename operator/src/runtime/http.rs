@@ -30,7 +30,11 @@ impl Endpoints {
     }
 }
 
-fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
         .header("content-type", content_type)
@@ -41,38 +45,59 @@ fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Re
 /// Answers one request.
 pub fn handle(endpoints: &Endpoints, method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
-        return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "method not allowed\n",
+        );
     }
     match path {
         "/metrics" => {
             let mut text = String::new();
             match encode(&mut text, &endpoints.registry) {
                 Ok(()) => respond(StatusCode::OK, OPENMETRICS, text),
-                Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "encoding failed\n"),
+                Err(_) => respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain",
+                    "encoding failed\n",
+                ),
             }
         }
         "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n"),
-        "/readyz" if endpoints.ready.load(Ordering::Relaxed) => respond(StatusCode::OK, "text/plain", "ok\n"),
-        "/readyz" => respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "API server not reachable\n"),
+        "/readyz" if endpoints.ready.load(Ordering::Relaxed) => {
+            respond(StatusCode::OK, "text/plain", "ok\n")
+        }
+        "/readyz" => respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "API server not reachable\n",
+        ),
         _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
 }
 
 /// Binds `address` and serves until the task is dropped. Returns the bound address (useful
 /// with port 0).
-pub async fn serve(address: SocketAddr, endpoints: Arc<Endpoints>) -> std::io::Result<(SocketAddr, impl Future<Output = ()>)> {
+pub async fn serve(
+    address: SocketAddr,
+    endpoints: Arc<Endpoints>,
+) -> std::io::Result<(SocketAddr, impl Future<Output = ()>)> {
     let listener = TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let server = async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let endpoints = endpoints.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
                     let response = handle(&endpoints, request.method(), request.uri().path());
                     async move { Ok::<_, Infallible>(response) }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     };
@@ -87,22 +112,55 @@ mod tests {
     use crate::runtime::metrics::Metrics;
 
     async fn body(response: Response<Full<Bytes>>) -> String {
-        String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+        String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap()
     }
 
     #[tokio::test]
     async fn routes() {
         let mut registry = Registry::default();
-        Metrics::register(&mut registry);
-        let endpoints = Endpoints { registry, ready: AtomicBool::new(false) };
-        assert_eq!(handle(&endpoints, &Method::GET, "/healthz").status(), StatusCode::OK);
-        assert_eq!(handle(&endpoints, &Method::GET, "/readyz").status(), StatusCode::SERVICE_UNAVAILABLE);
+        let metrics = Metrics::register(&mut registry);
+        metrics.reconciled(crate::runtime::metrics::ControllerName::slo, 0.1, None);
+        let endpoints = Endpoints {
+            registry,
+            ready: AtomicBool::new(false),
+        };
+        assert_eq!(
+            handle(&endpoints, &Method::GET, "/healthz").status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(&endpoints, &Method::GET, "/readyz").status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         endpoints.set_ready(true);
-        assert_eq!(handle(&endpoints, &Method::GET, "/readyz").status(), StatusCode::OK);
-        assert_eq!(handle(&endpoints, &Method::GET, "/nope").status(), StatusCode::NOT_FOUND);
-        assert_eq!(handle(&endpoints, &Method::POST, "/metrics").status(), StatusCode::METHOD_NOT_ALLOWED);
-        let metrics = handle(&endpoints, &Method::GET, "/metrics");
-        assert_eq!(metrics.headers()["content-type"], OPENMETRICS);
-        assert!(body(metrics).await.contains("# TYPE tidewatch_operator_reconciliations counter"));
+        assert_eq!(
+            handle(&endpoints, &Method::GET, "/readyz").status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(&endpoints, &Method::GET, "/nope").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            handle(&endpoints, &Method::POST, "/metrics").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let response = handle(&endpoints, &Method::GET, "/metrics");
+        assert_eq!(response.headers()["content-type"], OPENMETRICS);
+        let text = body(response).await;
+        assert!(
+            text.contains("# TYPE tidewatch_operator_reconcile_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

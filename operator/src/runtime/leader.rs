@@ -7,8 +7,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
+use kube::api::{Api, ObjectMeta, PostParams};
 use tokio::time::Instant;
 
 /// The Lease record this replica last saw, and when it saw it change.
@@ -28,7 +28,13 @@ pub struct LeaseLock {
 }
 
 impl LeaseLock {
-    pub fn new(client: Client, namespace: &str, name: &str, identity: &str, duration: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        duration: Duration,
+    ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             name: name.to_owned(),
@@ -58,7 +64,10 @@ impl LeaseLock {
         let now = Timestamp::now();
         let Some(lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.name.clone()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(self.spec(now, now, 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
@@ -71,20 +80,36 @@ impl LeaseLock {
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
         let record = (holder.clone(), spec.renew_time.as_ref().map(|t| t.0));
         if self.observed.record.as_ref() != Some(&record) {
-            self.observed = Observed { record: Some(record), at: Some(Instant::now()) };
+            self.observed = Observed {
+                record: Some(record),
+                at: Some(Instant::now()),
+            };
         }
         let held_by_other = holder.as_deref().is_some_and(|h| h != self.identity);
-        let lease_duration = spec.lease_duration_seconds.map_or(self.duration, |s| Duration::from_secs(s.max(1) as u64));
-        let expired = self.observed.at.is_none_or(|at| at.elapsed() > lease_duration);
+        let lease_duration = spec
+            .lease_duration_seconds
+            .map_or(self.duration, |s| Duration::from_secs(s.max(1) as u64));
+        let expired = self
+            .observed
+            .at
+            .is_none_or(|at| at.elapsed() > lease_duration);
         if held_by_other && !expired {
             return Ok(false);
         }
         let ours = holder.as_deref() == Some(self.identity.as_str());
-        let acquired = if ours { spec.acquire_time.map_or(now, |t| t.0) } else { now };
+        let acquired = if ours {
+            spec.acquire_time.map_or(now, |t| t.0)
+        } else {
+            now
+        };
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
         let mut updated = lease;
         updated.spec = Some(self.spec(acquired, now, transitions));
-        match self.api.replace(&self.name, &PostParams::default(), &updated).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &updated)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
             Err(err) => Err(err),
@@ -93,7 +118,9 @@ impl LeaseLock {
 
     /// Gives the Lease up at shutdown so that a standby takes over at once.
     pub async fn release(&mut self) -> Result<(), kube::Error> {
-        let Some(mut lease) = self.api.get_opt(&self.name).await? else { return Ok(()) };
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            return Ok(());
+        };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
             return Ok(());
@@ -101,7 +128,10 @@ impl LeaseLock {
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(MicroTime(Timestamp::now()));
-        self.api.replace(&self.name, &PostParams::default(), &lease).await.map(|_| ())
+        self.api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+            .map(|_| ())
     }
 
     fn spec(&self, acquired: Timestamp, renewed: Timestamp, transitions: i32) -> LeaseSpec {

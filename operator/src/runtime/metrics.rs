@@ -61,7 +61,9 @@ pub struct Metrics {
 /// reconciliation that applies children takes one round trip per child, and anything past
 /// 10 s means the API server is struggling.
 fn duration_histogram() -> Histogram {
-    Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
 }
 
 impl Metrics {
@@ -97,18 +99,38 @@ impl Metrics {
     }
 
     /// Records one finished reconciliation.
-    pub fn reconciled(&self, controller: ControllerName, seconds: f64, error_category: Option<&'static str>) {
-        let result = if error_category.is_some() { ReconcileResult::error } else { ReconcileResult::success };
-        self.reconciliations.get_or_create(&ResultLabels { controller, result }).inc();
+    pub fn reconciled(
+        &self,
+        controller: ControllerName,
+        seconds: f64,
+        error_category: Option<&'static str>,
+    ) {
+        let result = if error_category.is_some() {
+            ReconcileResult::error
+        } else {
+            ReconcileResult::success
+        };
+        self.reconciliations
+            .get_or_create(&ResultLabels { controller, result })
+            .inc();
         if let Some(category) = error_category {
-            self.errors.get_or_create(&ErrorLabels { controller, category }).inc();
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    controller,
+                    category,
+                })
+                .inc();
         }
-        self.duration.get_or_create(&ControllerLabels { controller }).observe(seconds);
+        self.duration
+            .get_or_create(&ControllerLabels { controller })
+            .observe(seconds);
     }
 
     /// Sets how many objects of `kind` the controller manages.
     pub fn set_managed(&self, controller: ControllerName, kind: &'static str, count: usize) {
-        self.managed.get_or_create(&KindLabels { controller, kind }).set(count as i64);
+        self.managed
+            .get_or_create(&KindLabels { controller, kind })
+            .set(count as i64);
     }
 }
 
@@ -137,8 +159,15 @@ mod tests {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }
         let alerts = include_str!("../../../alerts/operator.rules.yaml");
-        for name in regex::Regex::new(r"tidewatch_operator_[a-z_]+").unwrap().find_iter(alerts) {
-            assert!(text.contains(name.as_str()), "alerts use {} which is not exposed", name.as_str());
+        for name in regex::Regex::new(r"tidewatch_operator_[a-z_]+")
+            .unwrap()
+            .find_iter(alerts)
+        {
+            assert!(
+                text.contains(name.as_str()),
+                "alerts use {} which is not exposed",
+                name.as_str()
+            );
         }
     }
 }
