@@ -38,7 +38,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
     /// Redis URL, e.g. redis://redis:6379/0. Without it the in-memory store is used.
-    #[arg(long, env = "TIDEWATCH_REDIS_URL")]
+    #[arg(long, env = "TIDEWATCH_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<ConnectionUrl>,
     /// Redis password (overrides one in the URL).
     #[arg(long, env = "TIDEWATCH_REDIS_PASSWORD", hide_env_values = true)]

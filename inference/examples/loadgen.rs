@@ -1,0 +1,183 @@
+//! Benchmark load generator: HTTP/1.1 keep-alive POSTs to one loopback URL, closed-loop
+//! (as fast as the server answers) or open-loop at a fixed rate, with latency measured
+//! from the scheduled send time so a stalled server cannot hide its queueing delay.
+//! Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds.
+//!
+//! `loadgen --url http://127.0.0.1:8080/v1/predict --body-file t.json --connections 32
+//!  --seconds 10 [--rate 5000]`
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+struct Options {
+    host: String,
+    path: String,
+    body: Vec<u8>,
+    connections: usize,
+    duration: Duration,
+    warmup: Duration,
+    rate: Option<f64>,
+}
+
+fn parse() -> anyhow::Result<Options> {
+    let mut url = None;
+    let mut body = Vec::new();
+    let mut connections = 32;
+    let mut seconds: f64 = 10.0;
+    let mut warmup: f64 = 1.0;
+    let mut rate = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--url" => url = Some(value),
+            "--body-file" => body = std::fs::read(&value)?,
+            "--connections" => connections = value.parse()?,
+            "--seconds" => seconds = value.parse()?,
+            "--warmup" => warmup = value.parse()?,
+            "--rate" => rate = Some(value.parse()?),
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    let url = url.context("--url is required")?;
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !(host.starts_with("127.") || host.starts_with("localhost")) {
+        bail!("this load generator only targets loopback addresses");
+    }
+    Ok(Options {
+        host: host.to_string(),
+        path: format!("/{path}"),
+        body,
+        connections,
+        duration: Duration::from_secs_f64(seconds.min(120.0)),
+        warmup: Duration::from_secs_f64(warmup.min(30.0)),
+        rate,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = parse()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run(options))
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let request = {
+        let method = if options.body.is_empty() { "GET" } else { "POST" };
+        let mut r = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            options.path,
+            options.host,
+            options.body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(&options.body);
+        std::sync::Arc::new(r)
+    };
+    let start = Instant::now() + options.warmup;
+    let end = start + options.duration;
+    let mut tasks = Vec::new();
+    for index in 0..options.connections {
+        let stream = TcpStream::connect(&options.host).await?;
+        stream.set_nodelay(true)?;
+        let request = request.clone();
+        // In open-loop mode each connection owns every n-th slot of the global schedule.
+        let interval = options
+            .rate
+            .map(|r| Duration::from_secs_f64(options.connections as f64 / r));
+        let offset = options
+            .rate
+            .map(|r| Duration::from_secs_f64(index as f64 / r))
+            .unwrap_or_default();
+        tasks.push(tokio::spawn(connection(stream, request, start, end, interval, offset)));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0u64;
+    for task in tasks {
+        let (l, e) = task.await??;
+        latencies.extend(l);
+        errors += e;
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+            latencies[i] as f64 / 1000.0
+        }
+    };
+    let seconds = options.duration.as_secs_f64();
+    println!(
+        "{{\"requests\":{},\"errors\":{errors},\"rps\":{:.1},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}}}",
+        latencies.len(),
+        latencies.len() as f64 / seconds,
+        pct(0.5),
+        pct(0.9),
+        pct(0.99)
+    );
+    Ok(())
+}
+
+/// Returns latencies in microseconds of answers completed inside the window, and errors.
+async fn connection(
+    stream: TcpStream,
+    request: std::sync::Arc<Vec<u8>>,
+    start: Instant,
+    end: Instant,
+    interval: Option<Duration>,
+    offset: Duration,
+) -> anyhow::Result<(Vec<u32>, u64)> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut next_slot = Instant::now() + offset;
+    let mut line = String::new();
+    let mut body = Vec::new();
+    loop {
+        let scheduled = match interval {
+            Some(interval) => {
+                let slot = next_slot;
+                next_slot += interval;
+                tokio::time::sleep_until(slot.into()).await;
+                slot
+            }
+            None => Instant::now(),
+        };
+        if scheduled >= end {
+            break;
+        }
+        write.write_all(&request).await?;
+        line.clear();
+        reader.read_line(&mut line).await?;
+        let ok = line.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'));
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        body.resize(length, 0);
+        reader.read_exact(&mut body).await?;
+        let done = Instant::now();
+        if scheduled >= start && done < end {
+            latencies.push(done.duration_since(scheduled).as_micros().min(u128::from(u32::MAX)) as u32);
+            if !ok {
+                errors += 1;
+            }
+        }
+    }
+    Ok((latencies, errors))
+}
