@@ -1,0 +1,152 @@
+//! The validate step: what the schema cannot express, each refusal naming its field.
+
+mod support;
+
+use support::*;
+use tidewatch_operator::api::MLService;
+use tidewatch_operator::validate::{
+    LatencyThreshold, Objective, Selector, Window, validate_mlservice, validate_slo,
+};
+
+fn mls(spec: &str) -> MLService {
+    serde_yaml::from_str(&format!(
+        "apiVersion: tidewatch.io/v1alpha1\nkind: MLService\nmetadata: {{name: fraud-detector, namespace: fraud}}\nspec:\n{spec}"
+    ))
+    .unwrap()
+}
+
+fn fields_of_mls(spec: &str) -> Vec<String> {
+    validate_mlservice(&mls(spec))
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
+}
+
+#[test]
+fn defaults_resolve() {
+    let v = validate_mlservice(&mls("  model: {name: fraud, version: '1'}\n")).unwrap();
+    assert_eq!(v.replicas, 2);
+    assert_eq!(v.scrape_interval.to_string(), "30s");
+    assert!(v.dashboard);
+    assert_eq!(v.resources.gpu, 0);
+    assert_eq!(v.drift_thresholds, (0.1, 0.25));
+    assert!(
+        v.owner.is_none(),
+        "no uid: rendered offline, no owner reference"
+    );
+}
+
+#[test]
+fn mlservice_refusals_name_the_field() {
+    assert_eq!(
+        fields_of_mls("  model: {name: 'bad name', version: '1'}\n"),
+        ["spec.model.name"]
+    );
+    assert_eq!(
+        fields_of_mls("  model: {name: a, version: '1'}\n  replicas: 1000\n"),
+        ["spec.replicas"]
+    );
+    assert_eq!(
+        fields_of_mls("  model: {name: a, version: '1'}\n  resources: {cpu: lots}\n"),
+        ["spec.resources.cpu"]
+    );
+    assert_eq!(
+        fields_of_mls("  model: {name: a, version: '1'}\n  resources: {gpu: 99}\n"),
+        ["spec.resources.gpu"]
+    );
+    assert_eq!(
+        fields_of_mls(
+            "  model: {name: a, version: '1'}\n  featureStore: {address: 'http://redis:6379'}\n"
+        ),
+        ["spec.featureStore.address"]
+    );
+    assert_eq!(
+        fields_of_mls(
+            "  model: {name: a, version: '1'}\n  monitoring: {drift: {warning: 0.5, critical: 0.2}}\n"
+        ),
+        ["spec.monitoring.drift"]
+    );
+    assert_eq!(
+        fields_of_mls(
+            "  model: {name: a, version: '1'}\n  monitoring: {serviceMonitorLabels: {'bad key!': x}}\n"
+        ),
+        ["spec.monitoring.serviceMonitorLabels.bad key!"]
+    );
+    assert_eq!(
+        fields_of_mls("  model: {name: a, version: '1'}\n  monitoring: {scrapeInterval: soon}\n"),
+        ["spec.monitoring.scrapeInterval"]
+    );
+    // Several problems are reported together.
+    assert_eq!(fields_of_mls("  model: {name: '', version: ''}\n").len(), 2);
+}
+
+#[test]
+fn newtypes_check_their_ranges() {
+    assert!(Objective::new(99.9).is_ok());
+    assert!((Objective::new(99.9).unwrap().error_budget() - 0.001).abs() < 1e-15);
+    for bad in [0.0, 100.0, -1.0, f64::NAN, 101.0] {
+        assert!(Objective::new(bad).is_err(), "{bad}");
+    }
+    assert!(
+        Window::parse("30d").is_ok()
+            && Window::parse("4w").is_ok()
+            && Window::parse("168h").is_ok()
+    );
+    assert!(Window::parse("6d").unwrap_err().contains("shorter than 7d"));
+    assert!((LatencyThreshold::parse("250ms").unwrap().seconds() - 0.25).abs() < 1e-12);
+    assert!((LatencyThreshold::parse("0.25s").unwrap().seconds() - 0.25).abs() < 1e-12);
+    assert!(
+        LatencyThreshold::parse("251ms")
+            .unwrap_err()
+            .contains("not a bucket")
+    );
+    assert!(LatencyThreshold::parse("-1s").is_err());
+}
+
+#[test]
+fn latency_thresholds_must_be_request_duration_buckets() {
+    use tidewatch_operator::buckets::REQUEST_DURATION_BUCKETS;
+    for b in REQUEST_DURATION_BUCKETS {
+        assert!(LatencyThreshold::parse(&format!("{b}s")).is_ok(), "{b}s");
+        assert!(
+            LatencyThreshold::parse(&format!("{}ms", b * 1000.0)).is_ok(),
+            "{b}s in ms"
+        );
+    }
+}
+
+#[test]
+fn selectors_round_trip_with_escaping() {
+    let s = Selector::parse(r#"http_requests_total{job="a\"b", code=~"5..",}"#).unwrap();
+    assert_eq!(
+        s.to_string(),
+        r#"http_requests_total{job="a\"b", code=~"5.."}"#
+    );
+    assert_eq!(Selector::parse("up").unwrap().to_string(), "up");
+    for bad in [
+        "",
+        "{job=\"a\"}",
+        "up{job=a}",
+        "up{job=\"a\"",
+        "rate(up[5m])",
+        "up offset 5m",
+        "up{job!\"a\"}",
+    ] {
+        assert!(Selector::parse(bad).is_err(), "{bad:?} must be refused");
+    }
+}
+
+#[test]
+fn slo_target_must_exist_in_the_same_namespace() {
+    let s = slo(
+        "apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: a, namespace: fraud}\nspec:\n  target: {mlService: fraud-detector}\n  objective: 99.9\n  indicator: {availability: {}}\n",
+    );
+    assert!(validate_slo(&s, Some(&mlservice("fraud", "fraud-detector"))).is_ok());
+    let err = validate_slo(&s, None).unwrap_err();
+    assert_eq!(err.0[0].field, "spec.target.mlService");
+    assert!(err.to_string().contains("does not exist"));
+    assert!(validate_slo(&s, Some(&mlservice("other", "fraud-detector"))).is_err());
+    assert_eq!(err.category(), "invalid_spec");
+}
