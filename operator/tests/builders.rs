@@ -26,7 +26,7 @@ fn full_mlservice(name: &str, gpu: bool) -> MLService {
 kind: MLService
 metadata: {{name: {name}, namespace: fraud}}
 spec:
-  model: {{name: fraud-detector, version: '1.4.0', weightsUrl: 'https://models.example.com/fraud/1.4.0.safetensors'}}
+  model: {{name: fraud-detector, version: '1.4.0', weightsVolumeClaim: fraud-model-1-4-0}}
   replicas: 3
   resources:
     cpu: 500m
@@ -200,29 +200,46 @@ fn deployment_env_resources_and_gpu() {
         .map(|e| (e.name.clone(), json(&e)))
         .collect();
     assert_eq!(
-        env["TIDEWATCH_FEATURE_STORE_URL"]["value"],
+        env["TIDEWATCH_REDIS_URL"]["value"],
         "redis://redis.fraud.svc:6379"
     );
+    assert_eq!(env["TIDEWATCH_FEATURE_TIMEOUT_MS"]["value"], "50");
     assert_eq!(
-        env["TIDEWATCH_FEATURE_STORE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"],
+        env["TIDEWATCH_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"],
         "fraud-redis"
     );
     assert!(
-        env["TIDEWATCH_FEATURE_STORE_PASSWORD"]
-            .get("value")
-            .is_none(),
+        env["TIDEWATCH_REDIS_PASSWORD"].get("value").is_none(),
         "secrets come by reference only"
     );
     assert_eq!(
         env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"],
         "http://otel-collector.observability.svc:4318"
     );
-    assert_eq!(env["OTEL_TRACES_SAMPLER_ARG"]["value"], "0.25");
+    assert_eq!(env["TIDEWATCH_TRACE_SAMPLE_RATIO"]["value"], "0.25");
     assert_eq!(
-        env["TIDEWATCH_MODEL_URL"]["value"],
-        "https://models.example.com/fraud/1.4.0.safetensors"
+        env["TIDEWATCH_MODEL_DIR"]["value"],
+        "/var/lib/tidewatch/model"
     );
-    assert_eq!(env["TIDEWATCH_DEVICE"]["value"], "cpu");
+    let pod = cpu.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let model = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "model")
+        .expect("model volume");
+    assert_eq!(
+        model.persistent_volume_claim.as_ref().unwrap().claim_name,
+        "fraud-model-1-4-0"
+    );
+    assert!(
+        c.volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|m| m.name == "model" && m.read_only == Some(true))
+    );
     let r = c.resources.clone().unwrap();
     assert!(!r.limits.as_ref().unwrap().contains_key("nvidia.com/gpu"));
     assert_eq!(r.limits.unwrap()["memory"].0, "1Gi");

@@ -85,23 +85,28 @@ fn default_replicas() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelSpec {
-    /// Model name, as reported in the `model` label of the inference metrics.
+    /// Model name; it should match the model's `metadata.json` (the `model` label of the
+    /// inference metrics).
     #[schemars(
         length(min = 1, max = 63),
         regex(pattern = r"^[a-zA-Z0-9]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$")
     )]
     pub name: String,
-    /// Model version, as reported in the `version` label of the inference metrics. Never part of
-    /// a selector, so changing it rolls the pods without orphaning anything.
+    /// Model version; it should match the model's `metadata.json`. Set as the pods'
+    /// `app.kubernetes.io/version` label (never in a selector), so a change rolls the pods.
     #[schemars(
         length(min = 1, max = 63),
         regex(pattern = r"^[a-zA-Z0-9]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$")
     )]
     pub version: String,
-    /// HTTP(S) URL of a safetensors file with the weights. Absent: the model bundled in the image.
+    /// PersistentVolumeClaim (same namespace) holding `model.safetensors` and `metadata.json`
+    /// at its root, mounted read-only. Absent: the model bundled in the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
-    pub weights_url: Option<String>,
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub weights_volume_claim: Option<String>,
 }
 
 /// Resources of each inference pod. Requests equal limits for memory so that the pod is never

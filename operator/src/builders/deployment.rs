@@ -7,8 +7,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, Toleration, Volume, VolumeMount,
+    HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Toleration,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -37,38 +38,28 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
     }
 }
 
-/// Environment of the inference container (sorted by name for stable output).
+/// Where a volume-claim model is mounted.
+pub const MODEL_MOUNT_PATH: &str = "/var/lib/tidewatch/model";
+
+/// Environment of the inference container (sorted by name for stable output). Names are the
+/// inference server's configuration variables.
 pub fn environment(m: &ValidMlService) -> Vec<EnvVar> {
     let mut vars = vec![
         env("TIDEWATCH_LISTEN", format!("0.0.0.0:{HTTP_PORT}")),
-        env("TIDEWATCH_MODEL_NAME", &m.model_name),
-        env("TIDEWATCH_MODEL_VERSION", &m.model_version),
-        env(
-            "TIDEWATCH_DEVICE",
-            if m.resources.gpu > 0 { "cuda" } else { "cpu" },
-        ),
-        env(
-            "TIDEWATCH_DRIFT_WARNING_PSI",
-            m.drift_thresholds.0.to_string(),
-        ),
-        env(
-            "TIDEWATCH_DRIFT_CRITICAL_PSI",
-            m.drift_thresholds.1.to_string(),
-        ),
         env("TIDEWATCH_LOG_FORMAT", "json"),
     ];
-    if let ModelWeights::Url(url) = &m.weights {
-        vars.push(env("TIDEWATCH_MODEL_URL", url));
+    if let ModelWeights::VolumeClaim(_) = &m.weights {
+        vars.push(env("TIDEWATCH_MODEL_DIR", MODEL_MOUNT_PATH));
     }
     if let Some(fs) = &m.feature_store {
-        vars.push(env("TIDEWATCH_FEATURE_STORE_URL", &fs.address));
+        vars.push(env("TIDEWATCH_REDIS_URL", &fs.address));
         vars.push(env(
-            "TIDEWATCH_FEATURE_STORE_TIMEOUT_MS",
+            "TIDEWATCH_FEATURE_TIMEOUT_MS",
             fs.timeout_ms.to_string(),
         ));
         if let Some((secret, key)) = &fs.credentials {
             vars.push(EnvVar {
-                name: "TIDEWATCH_FEATURE_STORE_PASSWORD".into(),
+                name: "TIDEWATCH_REDIS_PASSWORD".into(),
                 value_from: Some(EnvVarSource {
                     secret_key_ref: Some(SecretKeySelector {
                         name: secret.clone(),
@@ -84,8 +75,10 @@ pub fn environment(m: &ValidMlService) -> Vec<EnvVar> {
     if let Some(t) = &m.tracing {
         vars.push(env("OTEL_EXPORTER_OTLP_ENDPOINT", &t.otlp_endpoint));
         vars.push(env("OTEL_SERVICE_NAME", m.name.as_str()));
-        vars.push(env("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"));
-        vars.push(env("OTEL_TRACES_SAMPLER_ARG", t.sampling_ratio.to_string()));
+        vars.push(env(
+            "TIDEWATCH_TRACE_SAMPLE_RATIO",
+            t.sampling_ratio.to_string(),
+        ));
     }
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     vars
@@ -125,6 +118,46 @@ fn probe(path: &str, period: i32, failures: i32) -> Probe {
         failure_threshold: Some(failures),
         ..Probe::default()
     }
+}
+
+fn volume_mounts(m: &ValidMlService) -> Vec<VolumeMount> {
+    let mut mounts = vec![VolumeMount {
+        name: "tmp".into(),
+        mount_path: "/tmp".into(),
+        ..VolumeMount::default()
+    }];
+    if let ModelWeights::VolumeClaim(_) = &m.weights {
+        mounts.push(VolumeMount {
+            name: "model".into(),
+            mount_path: MODEL_MOUNT_PATH.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    mounts
+}
+
+fn volumes(m: &ValidMlService) -> Vec<Volume> {
+    // The root filesystem is read-only; /tmp is the only scratch space.
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity("64Mi".into())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
+    }];
+    if let ModelWeights::VolumeClaim(claim) = &m.weights {
+        volumes.push(Volume {
+            name: "model".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                read_only: Some(true),
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes
 }
 
 /// Container security context meeting the `restricted` Pod Security Standard.
@@ -172,11 +205,7 @@ pub fn deployment(m: &ValidMlService, settings: &OperatorSettings) -> Deployment
         liveness_probe: Some(probe("/healthz", 10, 3)),
         readiness_probe: Some(probe("/readyz", 5, 2)),
         security_context: Some(restricted_container_security()),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(volume_mounts(m)),
         ..Container::default()
     };
     let gpu_tolerations = (m.resources.gpu > 0).then(|| {
@@ -204,14 +233,7 @@ pub fn deployment(m: &ValidMlService, settings: &OperatorSettings) -> Deployment
             ..PodSecurityContext::default()
         }),
         tolerations: gpu_tolerations,
-        volumes: Some(vec![Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity("64Mi".into())),
-                ..EmptyDirVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]),
+        volumes: Some(volumes(m)),
         ..PodSpec::default()
     };
     Deployment {

@@ -15,8 +15,8 @@ use crate::api::MLService;
 pub enum ModelWeights {
     /// The model bundled in the image.
     Bundled,
-    /// A safetensors file fetched over HTTP(S) at start-up.
-    Url(String),
+    /// A PersistentVolumeClaim holding `model.safetensors` and `metadata.json`.
+    VolumeClaim(String),
 }
 
 /// Pod resources, quantities checked.
@@ -155,11 +155,18 @@ pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationE
     }
     let model_name = c.take("spec.model.name", model_token(&spec.model.name));
     let model_version = c.take("spec.model.version", model_token(&spec.model.version));
-    let weights = match &spec.model.weights_url {
+    let weights = match &spec.model.weights_volume_claim {
         None => Some(ModelWeights::Bundled),
-        Some(u) => c
-            .take("spec.model.weightsUrl", url(u, &["http://", "https://"]))
-            .map(ModelWeights::Url),
+        Some(claim) if claim.len() <= 253 && claim.split('.').all(is_dns1123_label) => {
+            Some(ModelWeights::VolumeClaim(claim.clone()))
+        }
+        Some(claim) => {
+            c.push(
+                "spec.model.weightsVolumeClaim",
+                format!("{claim:?} is not a PersistentVolumeClaim name"),
+            );
+            None
+        }
     };
     if let Some(image) = &spec.image
         && (image.is_empty()
