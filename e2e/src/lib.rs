@@ -4,8 +4,10 @@
 //! The tests never skip: when no control plane is reachable they fail and say how to
 //! start one (`make cluster-up`, or `make e2e` which starts and stops it).
 
+pub mod audit;
 mod cluster;
 mod namespace;
+pub mod operator;
 mod wait;
 
 pub use cluster::{Kubectl, client, kubeconfig_path, kubectl, tool_path};

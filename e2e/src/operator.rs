@@ -1,0 +1,412 @@
+//! The operator under test: the binary built from this workspace, run as a child process
+//! with the RBAC it ships (a ServiceAccount token bound to its ClusterRole, never
+//! cluster-admin), watching one test namespace so that tests run side by side.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::cluster::{kubeconfig_path, kubectl};
+
+/// Namespace of the operator's ServiceAccounts and leader-election Leases.
+pub const OPERATOR_NAMESPACE: &str = "tidewatch-e2e-operator";
+/// The ServiceAccount `tidewatch-operator rbac` binds.
+pub const SERVICE_ACCOUNT: &str = "tidewatch-operator";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e lives below the root")
+        .to_path_buf()
+}
+
+fn work_dir() -> PathBuf {
+    std::env::var_os("TIDEWATCH_WORK_DIR")
+        .map_or_else(|| repo_root().join("e2e/.work"), PathBuf::from)
+}
+
+/// The operator binary, built once per test process (a no-op when it is up to date).
+pub fn operator_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "tidewatch-operator",
+                    "--bin",
+                    "tidewatch-operator",
+                ])
+                .current_dir(repo_root())
+                .status()
+                .map_err(|e| format!("running cargo build: {e}"))?;
+            if !status.success() {
+                return Err("cargo build -p tidewatch-operator failed".into());
+            }
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| repo_root().join("target"), PathBuf::from);
+            Ok(target.join("debug/tidewatch-operator"))
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+/// Output of `tidewatch-operator <args>`.
+pub fn operator_output(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(operator_binary()?)
+        .args(args)
+        .output()
+        .context("running tidewatch-operator")?;
+    if !out.status.success() {
+        bail!(
+            "tidewatch-operator {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn apply(yaml: &str) -> anyhow::Result<()> {
+    let out = kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "tidewatch-e2e",
+            "-f",
+            "-",
+        ],
+        Some(yaml),
+    )?;
+    if !out.success {
+        bail!("kubectl apply failed: {}", out.stderr);
+    }
+    Ok(())
+}
+
+/// Installs the CRDs `tidewatch-operator crds` prints and waits until they are served.
+pub fn install_crds() -> anyhow::Result<()> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let crds = operator_output(&["crds"]).map_err(|e| e.to_string())?;
+            apply(&crds).map_err(|e| e.to_string())?;
+            let out = kubectl(
+                &[
+                    "wait",
+                    "--for=condition=Established",
+                    "--timeout=30s",
+                    "crd/mlservices.tidewatch.io",
+                    "crd/slos.tidewatch.io",
+                ],
+                None,
+            )
+            .map_err(|e| e.to_string())?;
+            if out.success { Ok(()) } else { Err(out.stderr) }
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+/// The user name the API server (and its audit log) sees for an operator ServiceAccount.
+pub fn operator_user(service_account: &str) -> String {
+    format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{service_account}")
+}
+
+/// A kubeconfig holding a token of `service_account`, which is bound to the operator's
+/// ClusterRole and Lease Role exactly as `tidewatch-operator rbac` describes them.
+pub fn operator_kubeconfig(service_account: &str) -> anyhow::Result<PathBuf> {
+    let rbac = operator_output(&[
+        "rbac",
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--service-account",
+        SERVICE_ACCOUNT,
+    ])?;
+    apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n"
+    ))?;
+    apply(&rbac)?;
+    if service_account != SERVICE_ACCOUNT {
+        // A second identity with the same roles, so the audit log tells replicas apart.
+        apply(&format!(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tidewatch-operator-{service_account}}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}}\n\
+             subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tidewatch-operator-{service_account}, namespace: {OPERATOR_NAMESPACE}}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tidewatch-operator}}\n\
+             subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n"
+        ))?;
+    }
+    let token = kubectl(
+        &[
+            "create",
+            "token",
+            service_account,
+            "-n",
+            OPERATOR_NAMESPACE,
+            "--duration",
+            "3h",
+        ],
+        None,
+    )?;
+    if !token.success {
+        bail!("kubectl create token failed: {}", token.stderr);
+    }
+    let admin: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(kubeconfig_path())?)?;
+    let cluster = &admin["clusters"][0]["cluster"];
+    let server = cluster["server"]
+        .as_str()
+        .context("admin kubeconfig has no server")?;
+    let ca = cluster["certificate-authority"]
+        .as_str()
+        .context("admin kubeconfig has no CA file")?;
+    let path = work_dir().join(format!("operator-{service_account}.kubeconfig"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
+             users:\n- name: {service_account}\n  user:\n    token: {}\ncontexts:\n- name: local\n  context: {{cluster: local, user: {service_account}}}\n\
+             current-context: local\n",
+            token.stdout.trim()
+        ),
+    )?;
+    Ok(path)
+}
+
+/// How to start one operator process.
+#[derive(Debug, Clone)]
+pub struct OperatorOptions {
+    pub service_account: String,
+    pub identity: String,
+    pub extra_args: Vec<String>,
+}
+
+impl OperatorOptions {
+    pub fn new(identity: &str) -> Self {
+        Self {
+            service_account: SERVICE_ACCOUNT.into(),
+            identity: identity.into(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A running operator; killed when dropped.
+pub struct Operator {
+    child: Child,
+    log: PathBuf,
+    metrics: SocketAddr,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Operator {
+    /// Starts an operator watching `namespace` (its Lease is named after it) and waits until
+    /// it answers `/readyz`.
+    pub async fn start(namespace: &str, options: &OperatorOptions) -> anyhow::Result<Self> {
+        install_crds()?;
+        let kubeconfig = operator_kubeconfig(&options.service_account)?;
+        let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let log_dir = work_dir().join("operator-logs");
+        std::fs::create_dir_all(&log_dir)?;
+        let log = log_dir.join(format!("{namespace}-{}.log", options.identity));
+        let log_file = std::fs::File::create(&log)?;
+        let child = Command::new(operator_binary()?)
+            .args([
+                "run",
+                "--namespace",
+                namespace,
+                "--lease-namespace",
+                OPERATOR_NAMESPACE,
+            ])
+            .args([
+                "--lease-name",
+                &format!("lease-{namespace}"),
+                "--identity",
+                &options.identity,
+            ])
+            .args([
+                "--metrics-address",
+                &metrics.to_string(),
+                "--requeue-seconds",
+                "30",
+            ])
+            .args(&options.extra_args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .context("starting tidewatch-operator")?;
+        let mut operator = Self {
+            child,
+            log,
+            metrics,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = operator.child.try_wait()? {
+                bail!("operator exited with {status}:\n{}", operator.log_text());
+            }
+            if operator.get("/readyz").is_ok_and(|(code, _)| code == 200) {
+                return Ok(operator);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("operator not ready after 20s:\n{}", operator.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Status code and body of `GET path` on the metrics server.
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: operator\r\n\r\n").as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let code = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .context("no status line")?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((code, body))
+    }
+
+    /// Everything the operator logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL: the process gets no chance to release its Lease.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `timeout` for a clean exit; returns its success.
+    pub async fn terminate(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.kill();
+                bail!("operator ignored SIGTERM for {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Tidewatch kinds, addressed without the operator crate's types (the suite tests the
+/// installed API, not the Rust structs).
+pub mod resources {
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+    use serde_json::Value;
+
+    use crate::cluster::kubectl;
+
+    pub fn mlservice_resource() -> ApiResource {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("tidewatch.io", "v1alpha1", "MLService"),
+            "mlservices",
+        )
+    }
+
+    pub fn slo_resource() -> ApiResource {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("tidewatch.io", "v1alpha1", "SLO"),
+            "slos",
+        )
+    }
+
+    pub fn mlservices(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client.clone(), namespace, &mlservice_resource())
+    }
+
+    pub fn slos(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client.clone(), namespace, &slo_resource())
+    }
+
+    /// `(status, reason, message)` of a condition on an object's status.
+    pub fn condition(obj: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
+        let conditions = obj.data.pointer("/status/conditions")?.as_array()?;
+        let c = conditions.iter().find(|c| c["type"] == type_)?;
+        let field = |name: &str| c[name].as_str().unwrap_or_default().to_owned();
+        Some((field("status"), field("reason"), field("message")))
+    }
+
+    /// True when the condition has status `True`.
+    pub fn is_true(obj: &DynamicObject, type_: &str) -> bool {
+        condition(obj, type_).is_some_and(|(status, _, _)| status == "True")
+    }
+
+    /// A status field as JSON.
+    pub fn status_field<'a>(obj: &'a DynamicObject, pointer: &str) -> Option<&'a Value> {
+        obj.data.pointer(&format!("/status{pointer}"))
+    }
+
+    /// The example resources of `manifests/examples`, moved into `namespace`, one document
+    /// per entry.
+    pub fn examples(namespace: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples");
+        [
+            "fraud-detector.yaml",
+            "fraud-detector-availability-slo.yaml",
+            "fraud-detector-latency-slo.yaml",
+        ]
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(dir.join(file)).expect("example exists");
+            text.replace("namespace: fraud\n", &format!("namespace: {namespace}\n"))
+        })
+        .collect()
+    }
+
+    /// `kubectl apply` of one YAML document, failing with kubectl's message.
+    pub fn apply_yaml(yaml: &str) -> anyhow::Result<()> {
+        let out = kubectl(&["apply", "-f", "-"], Some(yaml))?;
+        anyhow::ensure!(out.success, "kubectl apply failed: {}", out.stderr);
+        Ok(())
+    }
+}
