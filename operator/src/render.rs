@@ -247,6 +247,43 @@ pub fn render(inputs: &[(String, String)], settings: &OperatorSettings) -> Rende
         }
     }
     let key = |ns: Option<String>, name: String| (ns.unwrap_or_else(|| "default".into()), name);
+    // Two documents for one object would make the output depend on their order.
+    let mut seen: BTreeMap<(String, String, String), Source> = BTreeMap::new();
+    let mut duplicate = |kind: &str, ns: Option<String>, name: String, source: &Source| {
+        let (ns, name) = key(ns, name);
+        match seen.get(&(kind.to_owned(), ns.clone(), name.clone())) {
+            Some(first) => Some(RenderError {
+                origin: source.clone(),
+                field: "metadata.name".into(),
+                reason: format!(
+                    "{kind} {ns}/{name} is already defined at {}:{}",
+                    first.file, first.document
+                ),
+            }),
+            None => {
+                seen.insert((kind.to_owned(), ns, name), source.clone());
+                None
+            }
+        }
+    };
+    mlservices.retain(|(source, m)| {
+        match duplicate("MLService", m.namespace(), m.name_any(), source) {
+            Some(e) => {
+                rendered.errors.push(e);
+                false
+            }
+            None => true,
+        }
+    });
+    slos.retain(
+        |(source, s)| match duplicate("SLO", s.namespace(), s.name_any(), source) {
+            Some(e) => {
+                rendered.errors.push(e);
+                false
+            }
+            None => true,
+        },
+    );
     let by_name: BTreeMap<(String, String), &MLService> = mlservices
         .iter()
         .map(|(_, m)| (key(m.namespace(), m.name_any()), m))

@@ -293,3 +293,34 @@ fn vanished_series_fire_the_absent_alert() -> Result<()> {
     assert_eq!(severity, "page");
     Ok(())
 }
+
+#[test]
+fn user_text_reaches_alerts_literally_not_as_templates() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hostile = "{{ $labels.namespace }}/{{ 1 }}";
+    let spec = format!(
+        "apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {{name: fraud-availability, namespace: fraud}}\nspec:\n  target: {{mlService: fraud-detector}}\n  objective: 99.9\n  indicator: {{availability: {{}}}}\n  alerting:\n    page: {{labels: {{team: '{hostile}'}}}}\n    runbookUrl: 'https://runbooks.example.com/{{{{$labels.slo}}}}'\n"
+    );
+    let slo = tidewatch_operator::validate::validate_slo(
+        &support::slo(&spec),
+        Some(&mlservice("fraud", "fraud-detector")),
+    )
+    .expect("valid SLO");
+    let rules = rule_file_of(dir.path(), &slo)?;
+    let series = traffic(SHORT_HISTORY, 1.0, 10, 0);
+    let at = SHORT_HISTORY + 5;
+    let test = write_silence_test(dir.path(), &rules, 1, &series, &[BURN_ALERT], (at, at, 1))?;
+    let run = test_rules(&test)?;
+    assert!(
+        run.output.contains(&format!("team=\"{hostile}\"")),
+        "label not literal:\n{}",
+        run.output
+    );
+    assert!(
+        run.output
+            .contains("runbook_url=\"https://runbooks.example.com/{{$labels.slo}}\""),
+        "annotation not literal:\n{}",
+        run.output
+    );
+    Ok(())
+}

@@ -118,3 +118,22 @@ fn crds_subcommand_prints_both_crds() {
         text.contains("name: mlservices.tidewatch.io") && text.contains("name: slos.tidewatch.io")
     );
 }
+
+#[test]
+fn duplicate_objects_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "apiVersion: tidewatch.io/v1alpha1\nkind: MLService\nmetadata: {name: twice, namespace: x}\nspec:\n  model: {name: m, version: '1'}\n";
+    std::fs::write(dir.path().join("a.yaml"), doc).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), doc).unwrap();
+    let out = bin()
+        .args(["render", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("b.yaml:1: metadata.name: MLService x/twice is already defined at"),
+        "{stderr}"
+    );
+}
