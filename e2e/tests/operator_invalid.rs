@@ -328,9 +328,7 @@ async fn what_the_schema_cannot_catch_is_degraded_with_an_event_and_no_children(
             "off-bucket",
             slo(
                 "off-bucket",
-                &format!(
-                    "  target: {{mlService: good}}\n  objective: 99\n  indicator: {{latency: {{threshold: 300ms}}}}\n"
-                ),
+                "  target: {mlService: good}\n  objective: 99\n  indicator: {latency: {threshold: 300ms}}\n",
             ),
             "spec.indicator.latency.threshold",
             "InvalidSpec",
