@@ -31,7 +31,9 @@ fn parse() -> anyhow::Result<Options> {
     let mut rate = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--url" => url = Some(value),
             "--body-file" => body = std::fs::read(&value)?,
@@ -61,13 +63,19 @@ fn parse() -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<()> {
     let options = parse()?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(options))
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
     let request = {
-        let method = if options.body.is_empty() { "GET" } else { "POST" };
+        let method = if options.body.is_empty() {
+            "GET"
+        } else {
+            "POST"
+        };
         let mut r = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             options.path,
@@ -93,7 +101,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
             .rate
             .map(|r| Duration::from_secs_f64(index as f64 / r))
             .unwrap_or_default();
-        tasks.push(tokio::spawn(connection(stream, request, start, end, interval, offset)));
+        tasks.push(tokio::spawn(connection(
+            stream, request, start, end, interval, offset,
+        )));
     }
     let mut latencies = Vec::new();
     let mut errors = 0u64;
@@ -155,7 +165,10 @@ async fn connection(
         write.write_all(&request).await?;
         line.clear();
         reader.read_line(&mut line).await?;
-        let ok = line.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'));
+        let ok = line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code.starts_with('2'));
         let mut length = 0usize;
         loop {
             line.clear();
@@ -173,7 +186,11 @@ async fn connection(
         reader.read_exact(&mut body).await?;
         let done = Instant::now();
         if scheduled >= start && done < end {
-            latencies.push(done.duration_since(scheduled).as_micros().min(u128::from(u32::MAX)) as u32);
+            latencies.push(
+                done.duration_since(scheduled)
+                    .as_micros()
+                    .min(u128::from(u32::MAX)) as u32,
+            );
             if !ok {
                 errors += 1;
             }

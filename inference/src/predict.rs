@@ -12,32 +12,90 @@ use crate::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabe
 use crate::model::Thresholds;
 use crate::privacy::pseudonymize;
 use crate::schema::{Contribution, Prediction, RiskLevel, ValidRequest};
-use crate::store::{FeatureStore, Lookup};
+use crate::store::{FeatureStore, Lookup, LookupResult};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Contributions listed in a response.
 const TOP_FEATURES: usize = 3;
+
+/// Metric handles resolved once, so the hot path neither hashes label sets nor clones
+/// label strings.
+#[derive(Debug)]
+struct Handles {
+    /// Indexed by [`Decision`] order: approve, review, block.
+    decisions: [Counter; 3],
+    score: Histogram,
+    /// Indexed by [`LookupResult`] order.
+    lookups: [Counter; 5],
+    lookup_duration: Histogram,
+}
+
+impl Handles {
+    fn new(metrics: &Metrics, model: &str, version: &str) -> Self {
+        let decision = |decision| {
+            metrics
+                .predictions
+                .get_or_create(&PredictionLabels {
+                    model: model.to_string(),
+                    version: version.to_string(),
+                    decision,
+                })
+                .clone()
+        };
+        let lookup = |result| {
+            metrics
+                .store_requests
+                .get_or_create(&StoreLabels { result })
+                .clone()
+        };
+        Self {
+            decisions: [
+                decision(Decision::approve),
+                decision(Decision::review),
+                decision(Decision::block),
+            ],
+            score: metrics
+                .prediction_score
+                .get_or_create(&ModelLabels {
+                    model: model.to_string(),
+                    version: version.to_string(),
+                })
+                .clone(),
+            lookups: [
+                lookup(LookupResult::hit),
+                lookup(LookupResult::miss),
+                lookup(LookupResult::error),
+                lookup(LookupResult::timeout),
+                lookup(LookupResult::skipped),
+            ],
+            lookup_duration: metrics.store_duration.clone(),
+        }
+    }
+}
 
 /// Scores validated requests end to end.
 #[derive(Debug)]
 pub struct Predictor {
     backend: Backend,
     store: Arc<FeatureStore>,
-    metrics: Arc<Metrics>,
-    instrument: bool,
+    /// `None` when instrumentation is switched off.
+    handles: Option<Handles>,
 }
 
 impl Predictor {
     pub fn new(
         backend: Backend,
         store: Arc<FeatureStore>,
-        metrics: Arc<Metrics>,
+        metrics: &Metrics,
         instrument: bool,
     ) -> Self {
+        let metadata = backend.metadata();
+        let handles = instrument.then(|| Handles::new(metrics, &metadata.name, &metadata.version));
         Self {
             backend,
             store,
-            metrics,
-            instrument,
+            handles,
         }
     }
 
@@ -49,20 +107,22 @@ impl Predictor {
         &self.store
     }
 
-    /// Predictions in request order.
+    /// Predictions in request order. `traced` requests get `feature_fetch` and
+    /// `inference` spans under the current request span.
     pub async fn predict(
         &self,
         requests: Vec<ValidRequest>,
         trace_id: &str,
+        traced: bool,
     ) -> Result<Vec<Prediction>, BackendError> {
-        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id))).await;
+        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id, traced))).await;
         let defaults = &self.backend.metadata().population_defaults;
         let rows = requests
             .iter()
             .zip(&lookups)
             .map(|(r, l)| engineer(&r.transaction, l.features.as_ref().unwrap_or(defaults)))
             .collect::<Vec<_>>();
-        let span = if self.instrument {
+        let span = if traced {
             tracing::info_span!(
                 "inference",
                 rows = rows.len(),
@@ -74,35 +134,19 @@ impl Predictor {
         let scored = self.backend.score(rows.clone()).instrument(span).await?;
 
         let metadata = self.backend.metadata();
-        let model_labels = ModelLabels {
-            model: metadata.name.clone(),
-            version: metadata.version.clone(),
-        };
-        let score_histogram = self.instrument.then(|| {
-            self.metrics
-                .prediction_score
-                .get_or_create(&model_labels)
-                .clone()
-        });
         let mut predictions = Vec::with_capacity(requests.len());
         for (((request, lookup), row), scored) in
             requests.into_iter().zip(lookups).zip(rows).zip(scored)
         {
             let probability = scored.probability;
             let decision = decide(probability, metadata.thresholds);
-            if let Some(histogram) = &score_histogram {
-                histogram.observe(f64::from(probability));
-                self.metrics
-                    .predictions
-                    .get_or_create(&PredictionLabels {
-                        model: metadata.name.clone(),
-                        version: metadata.version.clone(),
-                        decision,
-                    })
-                    .inc();
+            if let Some(handles) = &self.handles {
+                handles.score.observe(f64::from(probability));
+                handles.decisions[decision as usize].inc();
             }
             let defaulted = lookup.features.is_none();
             tracing::debug!(
+                trace_id,
                 user = %pseudonymize(&request.user_id),
                 score = probability,
                 decision = ?decision,
@@ -139,27 +183,23 @@ impl Predictor {
         Ok(predictions)
     }
 
-    async fn lookup(&self, user_id: &str) -> Lookup {
-        let span = if self.instrument {
-            tracing::info_span!(
+    async fn lookup(&self, user_id: &str, traced: bool) -> Lookup {
+        let lookup = if traced {
+            let span = tracing::info_span!(
                 "feature_fetch",
                 store = self.store.kind(),
                 result = tracing::field::Empty
-            )
+            );
+            let lookup = self.store.fetch(user_id).instrument(span.clone()).await;
+            span.record("result", tracing::field::debug(lookup.result));
+            lookup
         } else {
-            tracing::Span::none()
+            self.store.fetch(user_id).await
         };
-        let lookup = self.store.fetch(user_id).instrument(span.clone()).await;
-        span.record("result", tracing::field::debug(lookup.result));
-        if self.instrument {
-            self.metrics
-                .store_requests
-                .get_or_create(&StoreLabels {
-                    result: lookup.result,
-                })
-                .inc();
-            self.metrics
-                .store_duration
+        if let Some(handles) = &self.handles {
+            handles.lookups[lookup.result as usize].inc();
+            handles
+                .lookup_duration
                 .observe(lookup.elapsed.as_secs_f64());
         }
         lookup

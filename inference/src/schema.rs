@@ -60,6 +60,11 @@ impl FieldError {
 
 /// Parses JSON, naming the path of the first problem.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    // Tracking the path costs time on every value; only a failed parse needs it.
+    serde_json::from_slice(body).or_else(|_| parse_with_path(body))
+}
+
+fn parse_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -119,13 +119,14 @@ async fn serve_with_telemetry(config: &ServeConfig) -> Result<(), ServeError> {
         );
     }
     let state = Data::new(AppState {
-        predictor: Predictor::new(backend.clone(), store.clone(), metrics.clone(), instrument),
+        predictor: Predictor::new(backend.clone(), store.clone(), &metrics, instrument),
         metrics,
         drift,
         admission: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
         ready: AtomicBool::new(false),
         faults,
         instrument,
+        trace_sample_ratio: config.trace_sample_ratio.clamp(0.0, 1.0),
         max_body_bytes: config.max_body_bytes,
         max_batch_size: config.max_batch_size.max(1),
         drift_min_samples: config.drift_min_samples,

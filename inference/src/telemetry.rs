@@ -15,6 +15,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use actix_web::http::header::HeaderMap;
+
 use crate::config::LogFormat;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +62,9 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     let resource = Resource::builder()
         .with_service_name(settings.service_name.clone())
         .build();
-    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-        settings.sample_ratio.clamp(0.0, 1.0),
-    )));
+    // The ratio is applied by `head_sample` before any span exists; the SDK records
+    // whatever reaches it.
+    let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(sampler)
         .with_resource(resource);
@@ -108,12 +110,37 @@ fn traces_url(endpoint: &str) -> String {
     }
 }
 
-/// Makes `span` a child of the W3C trace context in `headers` (if any) and returns the
-/// trace id the request is known by: the span's, or the caller's when not sampled.
-pub fn adopt_remote_parent(
-    span: &tracing::Span,
-    headers: &actix_web::http::header::HeaderMap,
-) -> String {
+/// The tracing decision for one request, taken once when it arrives (head sampling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadSample {
+    /// The caller's trace id, or a fresh one; empty for a sampled new trace until the
+    /// span exists (see [`attach`]).
+    pub trace_id: String,
+    pub sampled: bool,
+}
+
+/// Decides whether a request is traced: a valid W3C `traceparent` decides by its sampled
+/// flag, anything else by `ratio`. Unsampled requests create no spans at all, so tracing
+/// costs nothing for the share that is not exported.
+pub fn head_sample(headers: &HeaderMap, ratio: f64) -> HeadSample {
+    if let Some((trace_id, sampled)) = parse_traceparent(headers) {
+        return HeadSample { trace_id, sampled };
+    }
+    let (high, low) = (next_random(), next_random());
+    let sampled = ratio >= 1.0 || (ratio > 0.0 && (low as f64) < ratio * u64::MAX as f64);
+    HeadSample {
+        trace_id: if sampled {
+            String::new()
+        } else {
+            format!("{high:016x}{low:016x}")
+        },
+        sampled,
+    }
+}
+
+/// Makes a sampled request's `span` a child of the caller's trace context (if any) and
+/// returns the trace id the span belongs to.
+pub fn attach(span: &tracing::Span, headers: &HeaderMap) -> String {
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(headers))
     });
@@ -126,16 +153,46 @@ pub fn adopt_remote_parent(
     }
 }
 
-/// The trace id of the `traceparent` header, when tracing is switched off.
-pub fn remote_trace_id(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+/// `(trace id, sampled)` of a valid `traceparent` header.
+fn parse_traceparent(headers: &HeaderMap) -> Option<(String, bool)> {
     let value = headers.get("traceparent")?.to_str().ok()?;
-    let mut parts = value.split('-');
-    let (_version, trace_id) = (parts.next()?, parts.next()?);
-    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| trace_id.to_ascii_lowercase())
+    let mut parts = value.trim().split('-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if version == "ff"
+        || !hex(version, 2)
+        || !hex(trace_id, 32)
+        || !hex(parent_id, 16)
+        || !hex(flags, 2)
+    {
+        return None;
+    }
+    if trace_id.bytes().all(|b| b == b'0') || parent_id.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
+    Some((trace_id.to_ascii_lowercase(), sampled))
 }
 
-struct HeaderExtractor<'a>(&'a actix_web::http::header::HeaderMap);
+/// A fast per-thread generator (SplitMix64) for trace ids and sampling draws; seeded from
+/// the standard library's random hasher keys.
+fn next_random() -> u64 {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(std::collections::hash_map::RandomState::new().build_hasher().finish());
+    }
+    STATE.with(|state| {
+        let mut z = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
@@ -161,18 +218,54 @@ mod tests {
         );
     }
 
-    #[test]
-    fn remote_trace_id_is_read_from_traceparent() {
-        let mut headers = actix_web::http::header::HeaderMap::new();
+    fn headers(traceparent: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
         headers.insert(
             actix_web::http::header::HeaderName::from_static("traceparent"),
-            actix_web::http::header::HeaderValue::from_static(
-                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            ),
+            actix_web::http::header::HeaderValue::from_static(traceparent),
         );
-        assert_eq!(
-            remote_trace_id(&headers).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        headers
+    }
+
+    #[test]
+    fn traceparent_decides_sampling() {
+        let sampled = head_sample(
+            &headers("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+            0.0,
         );
+        assert_eq!(sampled.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(sampled.sampled);
+        let unsampled = head_sample(
+            &headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            1.0,
+        );
+        assert!(!unsampled.sampled);
+        assert_eq!(unsampled.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn invalid_traceparent_is_ignored() {
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            let decision = head_sample(&headers(bad), 0.0);
+            assert!(!decision.sampled, "{bad}");
+            assert_eq!(decision.trace_id.len(), 32, "{bad}");
+            assert!(!decision.trace_id.starts_with("4bf92f"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ratio_samples_about_that_share() {
+        let empty = HeaderMap::new();
+        let sampled = (0..20_000)
+            .filter(|_| head_sample(&empty, 0.1).sampled)
+            .count();
+        assert!((1_600..2_400).contains(&sampled), "{sampled}");
+        assert!((0..100).all(|_| head_sample(&empty, 1.0).sampled));
+        assert!((0..100).all(|_| !head_sample(&empty, 0.0).sampled));
     }
 }

@@ -15,9 +15,12 @@ use super::AppState;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::telemetry;
 
-/// The trace id of the current request ("" when unknown).
+/// The trace of the current request: its id, and whether spans are recorded for it.
 #[derive(Debug, Clone, Default)]
-pub struct TraceId(pub String);
+pub struct RequestTrace {
+    pub trace_id: String,
+    pub sampled: bool,
+}
 
 /// Routes by pattern; anything else is `unmatched` so labels stay bounded.
 fn route_label(pattern: Option<&str>) -> &'static str {
@@ -52,25 +55,36 @@ pub async fn observe(
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
         return next.call(req).await;
     };
+    let decision = telemetry::head_sample(req.headers(), state.trace_sample_ratio);
     if !state.instrument {
-        let trace_id = telemetry::remote_trace_id(req.headers()).unwrap_or_default();
-        req.extensions_mut().insert(TraceId(trace_id));
+        req.extensions_mut().insert(RequestTrace {
+            trace_id: decision.trace_id,
+            sampled: false,
+        });
         return next.call(req).await;
     }
     let route = route_label(req.match_pattern().as_deref());
     let method = method_label(req.method());
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        http.route = route,
-        http.request.method = method,
-        http.response.status_code = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
-    let trace_id = telemetry::adopt_remote_parent(&span, req.headers());
-    span.record("trace_id", trace_id.as_str());
-    req.extensions_mut().insert(TraceId(trace_id.clone()));
+    let (span, trace_id) = if decision.sampled {
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            http.route = route,
+            http.request.method = method,
+            http.response.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        let trace_id = telemetry::attach(&span, req.headers());
+        span.record("trace_id", trace_id.as_str());
+        (span, trace_id)
+    } else {
+        (tracing::Span::none(), decision.trace_id)
+    };
+    req.extensions_mut().insert(RequestTrace {
+        trace_id: trace_id.clone(),
+        sampled: decision.sampled,
+    });
 
     let metrics = &state.metrics;
     metrics.in_flight.inc();

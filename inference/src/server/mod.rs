@@ -31,6 +31,8 @@ pub struct AppState {
     pub ready: AtomicBool,
     pub faults: FaultInjector,
     pub instrument: bool,
+    /// Share of new traces recorded (head sampling in the request middleware).
+    pub trace_sample_ratio: f64,
     pub max_body_bytes: usize,
     pub max_batch_size: usize,
     pub drift_min_samples: usize,

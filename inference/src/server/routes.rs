@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::middleware::TraceId;
+use super::middleware::RequestTrace;
 use crate::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
 
@@ -29,8 +29,11 @@ pub async fn predict(
     inject_faults(&state).await?;
     let request: PredictRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
     let valid = request.validate("").map_err(ApiError::Invalid)?;
-    let trace_id = trace_id(&req);
-    let mut predictions = state.predictor.predict(vec![valid], &trace_id).await?;
+    let trace = request_trace(&req);
+    let mut predictions = state
+        .predictor
+        .predict(vec![valid], &trace.trace_id, trace.sampled)
+        .await?;
     Ok(HttpResponse::Ok().json(predictions.remove(0)))
 }
 
@@ -64,11 +67,14 @@ pub async fn predict_batch(
         .map(|(i, t)| t.validate(&format!("transactions[{i}].")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
-    let trace_id = trace_id(&req);
-    let predictions = state.predictor.predict(valid, &trace_id).await?;
+    let trace = request_trace(&req);
+    let predictions = state
+        .predictor
+        .predict(valid, &trace.trace_id, trace.sampled)
+        .await?;
     Ok(HttpResponse::Ok().json(BatchPrediction {
         predictions,
-        trace_id,
+        trace_id: trace.trace_id,
     }))
 }
 
@@ -133,10 +139,10 @@ impl AppState {
     }
 }
 
-fn trace_id(req: &HttpRequest) -> String {
+fn request_trace(req: &HttpRequest) -> RequestTrace {
     req.extensions()
-        .get::<TraceId>()
-        .map(|t| t.0.clone())
+        .get::<RequestTrace>()
+        .cloned()
         .unwrap_or_default()
 }
 
