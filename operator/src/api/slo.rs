@@ -69,7 +69,11 @@ pub struct SloSpec {
     pub objective: f64,
     /// Compliance window: the period over which the objective holds (`30d`, `28d`, `4w`).
     #[serde(default = "default_window")]
-    #[schemars(regex(pattern = WINDOW_PATTERN))]
+    #[schemars(length(max = 6), regex(pattern = WINDOW_PATTERN))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "!self.matches('^[0-9]+[hdw]$') || (self.endsWith('h') ? int(self.substring(0, self.size() - 1)) >= 168 && int(self.substring(0, self.size() - 1)) <= 8760 : self.endsWith('d') ? int(self.substring(0, self.size() - 1)) >= 7 && int(self.substring(0, self.size() - 1)) <= 365 : int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 52)",
+        "message": "window must be between 7d and 365d: shorter windows would make the fast-burn alert windows shorter than a few scrape intervals"
+    }]))]
     pub window: String,
     /// What counts as a good event. Exactly one of `availability`, `latency`, `ratio`.
     pub indicator: Indicator,
@@ -123,7 +127,7 @@ pub struct AvailabilityIndicator {}
 pub struct LatencyIndicator {
     /// Threshold as a duration (`250ms`, `0.5s`); it must equal one of the inference server's
     /// request-duration histogram buckets.
-    #[schemars(regex(pattern = THRESHOLD_PATTERN))]
+    #[schemars(length(max = 16), regex(pattern = THRESHOLD_PATTERN))]
     pub threshold: String,
 }
 
