@@ -23,4 +23,5 @@ trap cleanup EXIT
 export TIDEWATCH_KUBECONFIG="$kubeconfig"
 export TIDEWATCH_TOOLS_BIN="$bin_dir"
 export PATH="$bin_dir:$PATH"
+cargo build -p tidewatch-operator && export TIDEWATCH_OPERATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tidewatch-operator"
 cargo test -p tidewatch-e2e -- "$@"

@@ -29,8 +29,12 @@ fn work_dir() -> PathBuf {
         .map_or_else(|| repo_root().join("e2e/.work"), PathBuf::from)
 }
 
-/// The operator binary, built once per test process (a no-op when it is up to date).
+/// The operator binary: `TIDEWATCH_OPERATOR_BIN` (set by `e2e/run.sh`, which builds it
+/// first), else built once per test process.
 pub fn operator_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TIDEWATCH_OPERATOR_BIN") {
+        return Ok(PathBuf::from(path));
+    }
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {

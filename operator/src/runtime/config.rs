@@ -66,7 +66,7 @@ pub struct RunArgs {
     pub identity: Option<String>,
     /// How long a leader's Lease lasts without renewal, seconds. A standby takes over at most
     /// this long (plus one retry period) after the leader stops renewing.
-    #[arg(long, env = "TIDEWATCH_LEASE_DURATION_SECONDS", default_value_t = 10)]
+    #[arg(long, env = "TIDEWATCH_LEASE_DURATION_SECONDS", default_value_t = 8)]
     pub lease_duration_seconds: u64,
     /// Reconciliations running at once, per controller.
     #[arg(long, env = "TIDEWATCH_CONCURRENCY", default_value_t = 16)]
