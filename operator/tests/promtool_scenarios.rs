@@ -324,3 +324,65 @@ fn user_text_reaches_alerts_literally_not_as_templates() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn latency_sli_counts_slow_requests_for_either_le_spelling() -> Result<()> {
+    let spec = "apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: fraud-latency, namespace: fraud}\nspec:\n  target: {mlService: fraud-detector}\n  objective: 99\n  window: 28d\n  indicator: {latency: {threshold: 250ms}}\n";
+    let slo = tidewatch_operator::validate::validate_slo(
+        &support::slo(spec),
+        Some(&mlservice("fraud", "fraud-detector")),
+    )
+    .expect("valid SLO");
+    // 10% of requests are slower than 250ms; the exporter spells the bound three ways.
+    for le in ["0.25", "0.250", "0.2500"] {
+        let dir = tempfile::tempdir()?;
+        let rules = rule_file_of(dir.path(), &slo)?;
+        let labels =
+            r#"namespace="fraud", service="fraud-detector", route="/v1/predict", method="POST""#;
+        let series = [
+            (
+                format!("tidewatch_request_duration_seconds_count{{{labels}}}"),
+                counter(&[(600.0, 120)]),
+            ),
+            (
+                format!("tidewatch_request_duration_seconds_bucket{{{labels}, le=\"{le}\"}}"),
+                counter(&[(540.0, 120)]),
+            ),
+            (
+                format!("tidewatch_request_duration_seconds_bucket{{{labels}, le=\"0.1\"}}"),
+                counter(&[(300.0, 120)]),
+            ),
+            (
+                format!("tidewatch_request_duration_seconds_bucket{{{labels}, le=\"+Inf\"}}"),
+                counter(&[(600.0, 120)]),
+            ),
+        ];
+        let expr = r#"tidewatch_slo:error_ratio:rate1h{namespace="fraud", slo="fraud-latency"}"#;
+        let mut text = format!(
+            "rule_files: [{}]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n",
+            serde_json::to_string(&rules.display().to_string())?
+        );
+        for (name, values) in &series {
+            text.push_str(&format!(
+                "  - series: {}\n    values: {}\n",
+                serde_json::to_string(name)?,
+                serde_json::to_string(values)?
+            ));
+        }
+        text.push_str(&format!(
+            "  promql_expr_test:\n  - expr: {}\n    eval_time: 100m\n    exp_samples: [{{labels: '{{}}', value: 0}}]\n",
+            serde_json::to_string(expr)?
+        ));
+        let test = dir.path().join("test.yaml");
+        std::fs::write(&test, text)?;
+        let run = test_rules(&test)?;
+        let ratio = got_value(&run.output, expr)
+            .unwrap_or_else(|| panic!("no value for le={le}:\n{}", run.output));
+        println!("LATENCY le=\"{le}\": recorded 1h error ratio {ratio}");
+        assert!(
+            (ratio - 0.1).abs() < 1e-9,
+            "le={le}: error ratio {ratio}, expected 0.1"
+        );
+    }
+    Ok(())
+}

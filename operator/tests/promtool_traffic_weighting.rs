@@ -17,15 +17,6 @@ const DAY_RATE: f64 = 600.0;
 const NIGHT_RATE: f64 = 60.0;
 const NIGHT_ERROR_RATIO: f64 = 0.05;
 
-/// Reads the value promtool reports under `got:` for the expression `expr`.
-fn got_value(output: &str, expr: &str) -> Option<f64> {
-    let start = output.find(&format!("expr: {}", serde_json::to_string(expr).ok()?))?;
-    let line = output[start..]
-        .lines()
-        .find(|l| l.trim_start().starts_with("got:"))?;
-    line.rsplit(' ').next()?.parse().ok()
-}
-
 #[test]
 fn period_error_ratio_is_traffic_weighted() -> Result<()> {
     let slo = availability_slo("");

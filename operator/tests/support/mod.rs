@@ -257,3 +257,13 @@ pub fn write_silence_test(
     std::fs::write(&path, text)?;
     Ok(path)
 }
+
+/// Reads the value promtool reports under `got:` for `expr` (a test that expects 0 on
+/// purpose makes promtool print what it computed).
+pub fn got_value(output: &str, expr: &str) -> Option<f64> {
+    let start = output.find(&format!("expr: {}", serde_json::to_string(expr).ok()?))?;
+    let line = output[start..]
+        .lines()
+        .find(|l| l.trim_start().starts_with("got:"))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
