@@ -6,6 +6,9 @@ set -euo pipefail
 
 packages=(redis-server prometheus-alertmanager openssl curl)
 
+# alerts/check.sh reads rule files with PyYAML.
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet 'PyYAML>=6'
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

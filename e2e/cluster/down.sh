@@ -30,3 +30,11 @@ done
 if ! $quiet || ((stopped > 0)); then
 	say "stopped $stopped control-plane processes"
 fi
+
+# Every component's command line names a file under the state directory; anything still
+# running with one is a leak (a component started by hand, or a lost PID file).
+if leftovers="$(pgrep -af -- "$state_dir/" | grep -v -e pgrep -e down.sh)"; then
+	say "processes of the local control plane are still running:"
+	echo "$leftovers" >&2
+	exit 1
+fi

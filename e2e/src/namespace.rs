@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 
 /// Label on every namespace a test creates, so leftovers are easy to find.
@@ -55,25 +55,26 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        // Drop cannot await, and the test's runtime may be shutting down: delete from a
-        // thread with a runtime of its own and wait for the request to be accepted.
-        let client = self.client.clone();
-        let name = self.name.clone();
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                Api::<Namespace>::all(client)
-                    .delete(&name, &DeleteParams::background())
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
-            })
-        })
-        .join();
-        if let Ok(Err(err)) = deleted {
-            eprintln!("could not delete test namespace {}: {err}", self.name);
+        // Drop cannot await, and an async client would need the runtime this blocks, so
+        // the deletion goes through kubectl. `--wait=false`: the namespace controller
+        // finishes the job while the next test runs.
+        let deleted = crate::kubectl(
+            &[
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ],
+            None,
+        );
+        match deleted {
+            Ok(out) if out.success => {}
+            Ok(out) => eprintln!(
+                "could not delete test namespace {}: {}",
+                self.name, out.stderr
+            ),
+            Err(err) => eprintln!("could not delete test namespace {}: {err}", self.name),
         }
     }
 }
