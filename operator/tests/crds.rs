@@ -134,17 +134,6 @@ fn conditions_are_list_maps_and_rules_are_in_the_schema() {
             .to_string()
             .contains(">= 7")
     );
-    let threshold =
-        &spec["properties"]["indicator"]["properties"]["latency"]["properties"]["threshold"];
-    let rule = threshold["x-kubernetes-validations"][0]["rule"]
-        .as_str()
-        .unwrap();
-    for b in tidewatch_operator::buckets::REQUEST_DURATION_BUCKETS {
-        assert!(
-            rule.contains(&format!("duration('{}ms')", b * 1000.0)),
-            "{b} missing from {rule}"
-        );
-    }
     assert_eq!(spec["properties"]["window"]["default"], "30d");
     assert!(
         spec["x-kubernetes-validations"]
