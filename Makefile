@@ -26,6 +26,10 @@ alerts: tools ## promtool and amtool checks of alerts/ and the Alertmanager exam
 e2e: tools ## end-to-end suite against the local control plane (started and stopped around it)
 	e2e/run.sh
 
+.PHONY: e2e-kind
+e2e-kind: ## the e2e suite on a kind cluster with the operator and inference images (needs Docker and kind)
+	e2e/kind/run.sh
+
 .PHONY: tools
 tools: ## build the pinned control plane, helm, kwok and Prometheus from Go modules (cached)
 	$(CLUSTER)/build.sh all
@@ -42,10 +46,12 @@ cluster-down: ## stop every process of the local control plane
 generate: ## regenerate CRDs, dashboards and other generated files
 	$(CARGO) run --quiet -p tidewatch-operator -- crds --output-dir crds
 	$(CARGO) run --quiet -p tidewatch-operator -- dashboards --output-dir dashboards
+	$(CARGO) build --quiet -p tidewatch-operator
+	charts/generate.sh "$${CARGO_TARGET_DIR:-target}/debug/tidewatch-operator"
 
 .PHONY: check-generated
 check-generated: generate ## fail when a generated file is stale
-	@if ! git diff --exit-code --stat -- crds dashboards charts/tidewatch/crds manifests; then \
+	@if ! git diff --exit-code --stat -- crds dashboards charts/tidewatch manifests; then \
 		echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; fi
 
 .PHONY: lint

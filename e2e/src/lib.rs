@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod cluster;
+pub mod helm;
 mod namespace;
 pub mod operator;
 mod wait;
