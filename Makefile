@@ -64,5 +64,12 @@ demo: ## (not built yet) the whole system on a local control plane in one comman
 	@echo "make demo is not built yet: it arrives with the Helm chart and install work" >&2; exit 1
 
 .PHONY: bench
-bench: ## (not built yet) benchmarks that print figures
-	@echo "make bench is not built yet: it arrives with the inference server and operator benchmarks" >&2; exit 1
+bench: bench-inference bench-operator ## every benchmark, printing figures (not part of make test)
+
+.PHONY: bench-inference
+bench-inference: ## inference server vs a FastAPI + scikit-learn baseline and an actix-web floor
+	inference/bench/run.sh
+
+.PHONY: bench-operator
+bench-operator: cluster-up ## 1,000 MLServices and 1,000 SLOs applied at once on the local control plane
+	operator/bench/run.sh
