@@ -281,7 +281,16 @@ async fn the_schema_refuses_invalid_specs_with_its_message() -> anyhow::Result<(
         cases.len(),
         failures.join("\n")
     );
-    let stored = kubectl(&["get", "mls,slo", "-n", ns.name(), "--no-headers"], None)?;
+    let stored = kubectl(
+        &[
+            "get",
+            "mlservices.tidewatch.io,slos.tidewatch.io",
+            "-n",
+            ns.name(),
+            "--no-headers",
+        ],
+        None,
+    )?;
     assert!(
         stored.stdout.trim().is_empty(),
         "refused objects were stored: {}",

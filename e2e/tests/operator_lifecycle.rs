@@ -92,7 +92,7 @@ async fn examples_converge_and_children_are_kept_as_built() -> anyhow::Result<()
     }
 
     // Printer columns show the live values.
-    let row = printer_row("mls", ns.name(), "fraud-detector")?;
+    let row = printer_row("mlservices.tidewatch.io", ns.name(), "fraud-detector")?;
     assert_eq!(
         &row[..6],
         [
@@ -105,7 +105,11 @@ async fn examples_converge_and_children_are_kept_as_built() -> anyhow::Result<()
         ],
         "{row:?}"
     );
-    let row = printer_row("slo", ns.name(), "fraud-detector-availability")?;
+    let row = printer_row(
+        "slos.tidewatch.io",
+        ns.name(),
+        "fraud-detector-availability",
+    )?;
     assert_eq!(
         &row[..5],
         [

@@ -51,12 +51,8 @@ pub fn slo_children(
     settings: &OperatorSettings,
 ) -> Result<(Vec<Child>, Vec<String>), Error> {
     let rule = builders::prometheus_rule(slo, settings);
-    let rule_names = rule
-        .spec
-        .groups
-        .iter()
-        .flat_map(|g| g.rules.iter().map(|r| r.name().to_owned()))
-        .collect();
+    // Distinct names in group order (the burn-rate alerts share one name per tier).
+    let rule_names = crate::slo_rules::rule_names(slo);
     let children = vec![
         erase(ChildKind::PrometheusRule, &rule)?,
         erase(
