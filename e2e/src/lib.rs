@@ -9,6 +9,7 @@ mod cluster;
 pub mod helm;
 mod namespace;
 pub mod operator;
+pub mod stack;
 mod wait;
 
 pub use cluster::{Kubectl, client, kubeconfig_path, kubectl, tool_path};

@@ -306,6 +306,11 @@ impl Operator {
         self.child.id()
     }
 
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub fn metrics_address(&self) -> SocketAddr {
+        self.metrics
+    }
+
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

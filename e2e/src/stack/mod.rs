@@ -1,0 +1,20 @@
+//! The observability stack without Kubernetes: the inference server as a local process, a
+//! real Prometheus scraping it with the rendered SLO rules and `alerts/` loaded, traffic, and
+//! the dashboards' queries. Every process is a child killed by its PID when dropped.
+
+pub mod dashboards;
+pub mod inference;
+pub mod process;
+pub mod prometheus;
+pub mod rules;
+pub mod traffic;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e lives below the root")
+        .to_path_buf()
+}

@@ -1,0 +1,163 @@
+//! A real Prometheus (the pinned build of `e2e/cluster`) on 127.0.0.1 with a temporary TSDB,
+//! and the parts of its HTTP API the tests read.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::process::{ChildGuard, await_http_ok, free_port};
+use crate::tool_path;
+
+/// One scrape job with the target labels a ServiceMonitor would add.
+#[derive(Debug, Clone)]
+pub struct ScrapeJob {
+    pub job: String,
+    pub target: String,
+    pub namespace: String,
+    pub service: String,
+    pub pod: String,
+}
+
+/// The configuration file: 1 s scrapes and rule evaluations so that a test sees rates,
+/// recorded series and pending alerts within seconds.
+pub fn config_yaml(jobs: &[ScrapeJob], rule_files: &[PathBuf]) -> String {
+    let rules: Vec<Value> = rule_files
+        .iter()
+        .map(|p| Value::String(p.display().to_string()))
+        .collect();
+    let scrape: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            serde_json::json!({
+                "job_name": j.job,
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "static_configs": [{
+                    "targets": [j.target],
+                    "labels": {"namespace": j.namespace, "service": j.service, "pod": j.pod},
+                }],
+            })
+        })
+        .collect();
+    let config = serde_json::json!({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": rules,
+        "scrape_configs": scrape,
+    });
+    serde_yaml::to_string(&config).expect("JSON values serialise as YAML")
+}
+
+/// A running Prometheus; killed when dropped.
+pub struct Prometheus {
+    pub base_url: String,
+    http: reqwest::Client,
+    child: ChildGuard,
+}
+
+impl Prometheus {
+    /// Writes the configuration into `dir`, starts Prometheus with its TSDB there and waits
+    /// for `/-/ready`.
+    pub async fn start(
+        http: &reqwest::Client,
+        dir: &Path,
+        jobs: &[ScrapeJob],
+        rule_files: &[PathBuf],
+    ) -> anyhow::Result<Self> {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(&config, config_yaml(jobs, rule_files))?;
+        let port = free_port()?;
+        let mut command = Command::new(tool_path("prometheus")?);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn");
+        let mut child = ChildGuard::spawn("prometheus", command, &dir.join("prometheus.log"))?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        await_http_ok(
+            http,
+            &mut child,
+            &format!("{base_url}/-/ready"),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(Self {
+            base_url,
+            http: http.clone(),
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.child.log_tail()
+    }
+
+    async fn api(&self, path: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base_url))?;
+        for (k, v) in params {
+            url.query_pairs_mut().append_pair(k, v);
+        }
+        let body: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?
+            .json()
+            .await?;
+        if body["status"] != "success" {
+            bail!("{path} {params:?}: {body}");
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// Instant query: the result vector (a scalar or string result counts as one element).
+    pub async fn query(&self, expr: &str) -> anyhow::Result<Vec<Value>> {
+        let data = self.api("/api/v1/query", &[("query", expr)]).await?;
+        Ok(match data["resultType"].as_str() {
+            Some("vector" | "matrix") => data["result"].as_array().cloned().unwrap_or_default(),
+            _ => vec![data["result"].clone()],
+        })
+    }
+
+    /// Value of the first sample of an instant query, if any.
+    pub async fn value(&self, expr: &str) -> anyhow::Result<Option<f64>> {
+        Ok(self
+            .query(expr)
+            .await?
+            .first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// `/api/v1/alerts`: every pending or firing alert.
+    pub async fn alerts(&self) -> anyhow::Result<Vec<Value>> {
+        let data = self.api("/api/v1/alerts", &[]).await?;
+        Ok(data["alerts"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `/api/v1/rules`: every loaded rule group.
+    pub async fn rule_groups(&self) -> anyhow::Result<Vec<Value>> {
+        let data = self.api("/api/v1/rules", &[]).await?;
+        Ok(data["groups"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `/api/v1/targets`: the active targets.
+    pub async fn targets(&self) -> anyhow::Result<Vec<Value>> {
+        let data = self.api("/api/v1/targets", &[("state", "active")]).await?;
+        Ok(data["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
