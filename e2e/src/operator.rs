@@ -138,19 +138,27 @@ pub fn operator_kubeconfig(service_account: &str) -> anyhow::Result<PathBuf> {
     apply(&format!(
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {OPERATOR_NAMESPACE}\n"
     ))?;
-    apply(&rbac)?;
-    if service_account != SERVICE_ACCOUNT {
-        // A second identity with the same roles, so the audit log tells replicas apart.
-        apply(&format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}\n---\n\
-             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tidewatch-operator-{service_account}}}\n\
-             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}}\n\
-             subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n---\n\
-             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tidewatch-operator-{service_account}, namespace: {OPERATOR_NAMESPACE}}}\n\
-             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tidewatch-operator}}\n\
-             subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n"
-        ))?;
-    }
+    // The roles exactly as shipped; the bindings are the suite's own, named per account, so
+    // that an installation on the same cluster (binding the same roles to its ServiceAccount
+    // under the shipped names) and the suite never take each other's rights.
+    let roles: Vec<&str> = rbac
+        .split("---\n")
+        .filter(|doc| doc.contains("\nkind: ClusterRole\n") || doc.contains("\nkind: Role\n"))
+        .collect();
+    anyhow::ensure!(
+        roles.len() == 2,
+        "expected a ClusterRole and a Role in:\n{rbac}"
+    );
+    apply(&roles.join("---\n"))?;
+    apply(&format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tidewatch-e2e-{service_account}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}}\n\
+         subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tidewatch-e2e-{service_account}, namespace: {OPERATOR_NAMESPACE}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tidewatch-operator}}\n\
+         subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n"
+    ))?;
     let token = kubectl(
         &[
             "create",

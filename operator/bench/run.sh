@@ -52,8 +52,23 @@ done
 k wait --for=condition=Established crd/mlservices.tidewatch.io crd/slos.tidewatch.io >/dev/null
 k create namespace "$ns" >/dev/null
 k get namespace "$operator_ns" >/dev/null 2>&1 || k create namespace "$operator_ns" >/dev/null
-"$operator" rbac --namespace "$operator_ns" --service-account tidewatch-operator | k apply --server-side --force-conflicts -f - >/dev/null
-token="$(k create token tidewatch-operator -n "$operator_ns" --duration 2h)"
+# The shipped roles, with bindings of the benchmark's own (the shipped binding names may
+# belong to an installation on the same cluster).
+"$operator" rbac --namespace "$operator_ns" --service-account tidewatch-bench |
+	python3 -c 'import sys; print("---\n".join(d for d in sys.stdin.read().split("---\n") if "\nkind: ClusterRole\n" in d or "\nkind: Role\n" in d))' |
+	k apply --server-side --force-conflicts -f - >/dev/null
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: tidewatch-bench, namespace: $operator_ns}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: tidewatch-bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}
+subjects: [{kind: ServiceAccount, name: tidewatch-bench, namespace: $operator_ns}]
+YAML
+token="$(k create token tidewatch-bench -n "$operator_ns" --duration 2h)"
 server="$(sed -n 's/^ *server: //p' "$kubeconfig" | head -1)"
 cat >"$work/operator.kubeconfig" <<YAML
 apiVersion: v1
@@ -63,7 +78,7 @@ users: [{name: operator, user: {token: $token}}]
 contexts: [{name: local, context: {cluster: local, user: operator}}]
 current-context: local
 YAML
-user="system:serviceaccount:$operator_ns:tidewatch-operator"
+user="system:serviceaccount:$operator_ns:tidewatch-bench"
 
 KUBECONFIG="$work/operator.kubeconfig" "$operator" run --namespace "$ns" --leader-election=false \
 	--metrics-address 127.0.0.1:0 --log-format json >"$work/operator.log" 2>&1 &
