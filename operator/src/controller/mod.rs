@@ -276,3 +276,87 @@ async fn report_managed(ctx: Arc<Context>, slos: Store<SLO>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn mls(name: &str, replicas: &serde_json::Value) -> DynamicObject {
+        object(json!({
+            "apiVersion": "tidewatch.io/v1alpha1", "kind": "MLService",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"model": {"name": "m", "version": "1"}, "replicas": replicas},
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_malformed_object_is_skipped_and_the_others_flow() {
+        let events = vec![
+            Ok(Event::Init),
+            Ok(Event::InitApply(mls("good", &json!(2)))),
+            Ok(Event::InitApply(mls("malformed", &json!("two")))),
+            Ok(Event::InitDone),
+            Ok(Event::Apply(mls("later", &json!(1)))),
+        ];
+        let (store, writer) = reflector::store::<MLService>();
+        let applied: Vec<String> = futures::stream::iter(events)
+            .try_filter_map(|event: Event<DynamicObject>| {
+                future::ready(Ok::<_, watcher::Error>(decode::<MLService>(event)))
+            })
+            .reflect(writer)
+            .applied_objects()
+            .map(|obj| obj.unwrap().name_any())
+            .collect()
+            .await;
+        assert_eq!(applied, ["good", "later"]);
+        let mut cached: Vec<String> = store.state().iter().map(|m| m.name_any()).collect();
+        cached.sort();
+        assert_eq!(cached, ["good", "later"]);
+    }
+
+    #[test]
+    fn a_child_change_reaches_the_controller_of_its_owner_only() {
+        let child = |kind: &str, api_version: &str, controller: bool| {
+            object(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "c", "namespace": "ns", "ownerReferences": [
+                    {"apiVersion": api_version, "kind": kind, "name": "owner", "uid": "u", "controller": controller}
+                ]},
+            }))
+        };
+        let (mls_tx, mut mls_rx) = mpsc::unbounded();
+        let (slo_tx, mut slo_rx) = mpsc::unbounded();
+        route_to_owner(
+            &child("MLService", "tidewatch.io/v1alpha1", true),
+            &mls_tx,
+            &slo_tx,
+        );
+        route_to_owner(
+            &child("SLO", "tidewatch.io/v1alpha1", true),
+            &mls_tx,
+            &slo_tx,
+        );
+        route_to_owner(
+            &child("SLO", "tidewatch.io/v1alpha1", false),
+            &mls_tx,
+            &slo_tx,
+        );
+        route_to_owner(
+            &child("MLService", "example.com/v1", true),
+            &mls_tx,
+            &slo_tx,
+        );
+        drop((mls_tx, slo_tx));
+        let to_mls: Vec<_> = futures::executor::block_on_stream(&mut mls_rx).collect();
+        let to_slo: Vec<_> = futures::executor::block_on_stream(&mut slo_rx).collect();
+        assert_eq!(to_mls, [ObjectRef::new("owner").within("ns")]);
+        assert_eq!(to_slo, [ObjectRef::new("owner").within("ns")]);
+    }
+}
