@@ -321,7 +321,7 @@ fn every_queried_metric_is_exported() {
         "tidewatch_requests_total",
         "tidewatch_request_duration_seconds_bucket",
         "tidewatch_feature_drift_psi",
-        "tidewatch_operator_reconciliations_total",
+        "tidewatch_operator_reconcile_errors_total",
         "tidewatch_slo:error_ratio:rate1h",
     ] {
         assert!(

@@ -93,8 +93,7 @@ fn choices(uid: &str) -> anyhow::Result<Vec<(&'static str, &'static str)>> {
         "tidewatch-slo" => vec![("namespace", NAMESPACE), ("slo", AVAILABILITY_SLO)],
         "tidewatch-operator" => vec![
             ("namespace", OPERATOR_NAMESPACE),
-            ("job", "tidewatch-operator"),
-            ("controller", "mlservice"),
+            ("service", "tidewatch-operator"),
         ],
         other => bail!("dashboard {other} has no variable values in this test"),
     })

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tidewatch_operator::cli::{Cli, Command, RenderArgs};
 use tidewatch_operator::dashboards::{
-    MlServiceDashboard, SloDashboard, mlservice_dashboard, slo_dashboard,
+    MlServiceDashboard, SloDashboard, mlservice_dashboard, operator_dashboard, slo_dashboard,
 };
 use tidewatch_operator::render::{render, to_yaml_stream};
 use tidewatch_operator::validate::OperatorSettings;
@@ -64,6 +64,7 @@ fn dashboards(dir: &Path) -> Result<()> {
             mlservice_dashboard(&MlServiceDashboard::generic()),
         ),
         ("slo.json", slo_dashboard(&SloDashboard::generic())),
+        ("operator.json", operator_dashboard()),
     ];
     for (name, dashboard) in files {
         let path = dir.join(name);

@@ -21,6 +21,10 @@ pub const FEATURE_STORE_DURATION_METRIC: &str = "tidewatch_feature_store_duratio
 pub const FEATURE_DRIFT_METRIC: &str = "tidewatch_feature_drift_psi";
 /// Constant 1 by `model`, `version`, `device`.
 pub const MODEL_INFO_METRIC: &str = "tidewatch_model_info";
+/// Feature-store circuit breaker: 0 closed, 1 open, 2 half-open.
+pub const FEATURE_STORE_BREAKER_METRIC: &str = "tidewatch_feature_store_breaker_state";
+/// 1 when GPU telemetry is live, else 0.
+pub const GPU_TELEMETRY_METRIC: &str = "tidewatch_gpu_telemetry_available";
 /// GPU utilisation ratio by `gpu`, `uuid`.
 pub const GPU_UTILIZATION_METRIC: &str = "tidewatch_gpu_utilization_ratio";
 /// GPU memory used, bytes.

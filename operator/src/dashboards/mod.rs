@@ -2,10 +2,12 @@
 //! values; the ConfigMap wrapper and `make generate` serialise them.
 
 pub mod mlservice;
+pub mod operator;
 mod panels;
 pub mod slo;
 
 pub use mlservice::{MlServiceDashboard, mlservice_dashboard};
+pub use operator::operator_dashboard;
 pub use slo::{SloDashboard, slo_dashboard};
 
 /// Grafana's limit on dashboard uids.

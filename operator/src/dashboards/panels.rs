@@ -112,6 +112,7 @@ pub(crate) fn heatmap(id: u32, title: &str, description: &str, g: Grid, expr: &s
         "description": description,
         "datasource": {"type": "prometheus", "uid": DATASOURCE},
         "gridPos": grid(g),
+        "fieldConfig": {"defaults": {"unit": "short"}, "overrides": []},
         "options": {"calculate": false, "yAxis": {"unit": "short"}, "cellGap": 1, "color": {"scheme": "Oranges", "mode": "scheme"}},
         "targets": [{
             "datasource": {"type": "prometheus", "uid": DATASOURCE},
@@ -167,7 +168,16 @@ pub(crate) fn dashboard(
         "time": {"from": "now-6h", "to": "now"},
         "templating": {"list": variables},
         "annotations": {"list": []},
-        "links": [],
+        // Every Tidewatch dashboard carries the tag, so each lists the others.
+        "links": [{
+            "title": "Tidewatch",
+            "type": "dashboards",
+            "tags": ["tidewatch"],
+            "asDropdown": true,
+            "includeVars": false,
+            "keepTime": true,
+            "targetBlank": false,
+        }],
         "panels": panels,
     })
 }

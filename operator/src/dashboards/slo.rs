@@ -86,14 +86,28 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
     let panels = vec![
         row(1, "Compliance", 0),
         stat(
+            11,
+            "Objective",
+            &format!("Target share of good events over {}.", d.window),
+            "percentunit",
+            Grid {
+                x: 0,
+                y: 1,
+                w: 4,
+                h: 5,
+            },
+            "vector($objective / 100)",
+            &[(None, "blue")],
+        ),
+        stat(
             2,
             "SLI over the window",
             "Good events over the whole window, traffic-weighted.",
             "percentunit",
             Grid {
-                x: 0,
+                x: 4,
                 y: 1,
-                w: 6,
+                w: 5,
                 h: 5,
             },
             &compliance,
@@ -105,9 +119,9 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
             "Share of the window's error budget not yet spent (negative: overspent).",
             "percentunit",
             Grid {
-                x: 6,
+                x: 9,
                 y: 1,
-                w: 6,
+                w: 5,
                 h: 5,
             },
             &budget_left,
@@ -124,9 +138,9 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
             ),
             "short",
             Grid {
-                x: 12,
+                x: 14,
                 y: 1,
-                w: 6,
+                w: 5,
                 h: 5,
             },
             &format!("{}{IDS} / {BUDGET}", ratio_record(page.long)),
@@ -142,9 +156,9 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
             "Burn-rate and missing-data alerts of this SLO firing now.",
             "short",
             Grid {
-                x: 18,
+                x: 19,
                 y: 1,
-                w: 6,
+                w: 5,
                 h: 5,
             },
             &format!(
