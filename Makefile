@@ -60,8 +60,12 @@ lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 .PHONY: demo
-demo: ## (not built yet) the whole system on a local control plane in one command
-	@echo "make demo is not built yet: it arrives with the Helm chart and install work" >&2; exit 1
+demo: ## the whole system on a local control plane in one command: operator, examples, inference, Prometheus, a failure burst and the alerts it fires
+	scripts/demo.sh
+
+.PHONY: demo-down
+demo-down: ## stop everything `make demo` started
+	scripts/demo-down.sh
 
 .PHONY: bench
 bench: bench-inference bench-operator ## every benchmark, printing figures (not part of make test)
