@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 use tidewatch_e2e::operator::resources::{apply_yaml, examples};
-use tidewatch_e2e::operator::{OPERATOR_NAMESPACE, Operator, OperatorOptions};
+use tidewatch_e2e::operator::{OPERATOR_NAMESPACE, Operator, OperatorOptions, operator_binary};
 use tidewatch_e2e::stack::dashboards::{generated_dashboards, panel_queries};
-use tidewatch_e2e::stack::inference::{InferenceOptions, InferenceServer};
+use tidewatch_e2e::stack::inference::{InferenceOptions, InferenceServer, inference_binary};
 use tidewatch_e2e::stack::process::free_port;
 use tidewatch_e2e::stack::prometheus::{Prometheus, ScrapeJob};
 use tidewatch_e2e::stack::rules::{rendered_slo_rules, static_rule_files};
@@ -101,6 +101,9 @@ fn choices(uid: &str) -> anyhow::Result<Vec<(&'static str, &'static str)>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_rules_and_alerts_on_a_real_prometheus() -> anyhow::Result<()> {
+    // Building the binaries (when e2e/run.sh has not) is not part of the time budget.
+    operator_binary()?;
+    inference_binary()?;
     let started = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
