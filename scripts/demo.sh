@@ -61,6 +61,10 @@ wait_for() {
 	done
 }
 
+for tool in cargo go curl python3; do
+	command -v "$tool" >/dev/null || { echo "make demo needs $tool on PATH" >&2; exit 1; }
+done
+
 step "building the pinned tools (control plane, helm, Prometheus; cached after the first run)"
 make --no-print-directory tools 2>&1 | sed 's/^/    /'
 # shellcheck source=../e2e/cluster/lib.sh
@@ -258,6 +262,9 @@ for a in sorted(alerts, key=lambda a: (a["state"], a["labels"]["alertname"], a["
 PY
 
 cat <<EOF
+
+SLOErrorBudgetBurn fired from the operator's rules; the static alerts stay pending because
+their 'for' is 5 minutes to 1 hour (drift too: the demo's traffic is not the training data).
 
 The demo keeps running:
   Prometheus   $prom  (alerts: $prom/alerts)
