@@ -2,7 +2,10 @@
 # The e2e suite on a kind cluster, for machines with Docker: creates the cluster, builds and
 # loads the operator and inference images, installs the Prometheus Operator CRDs and the
 # chart, then runs the same tests as `make e2e` against it. The cluster is deleted at the
-# end unless KEEP_CLUSTER=1. Usage: e2e/kind/run.sh [cargo test filter...]
+# end unless KEEP_CLUSTER=1. Tests that read the local control plane's audit log
+# (operator_idle, operator_leader) have no audit log on kind; filter them out with
+# `e2e/kind/run.sh --skip operator_idle --skip operator_leader`.
+# Usage: e2e/kind/run.sh [cargo test arguments...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source e2e/cluster/versions.env
@@ -50,8 +53,18 @@ say "installing the chart with the images just built"
 	--namespace tidewatch-system --create-namespace \
 	--set image.repository=tidewatch-operator,image.tag="$tag",image.pullPolicy=Never \
 	--set inferenceImage="tidewatch-inference:$tag" \
-	--set serviceMonitor.enabled=true --wait --timeout 180s
+	--set serviceMonitor.enabled=true --set watchNamespaces="{tidewatch-kind}" \
+	--wait --timeout 180s
 kubectl -n tidewatch-system rollout status deployment/tidewatch --timeout=120s
+
+# The chart's operator runs for real here, watching one namespace of its own so that it
+# never competes with the operators the suite starts: the example must become Ready with
+# real inference pods.
+say "applying the example MLService in namespace tidewatch-kind"
+kubectl create namespace tidewatch-kind --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+sed 's/namespace: fraud$/namespace: tidewatch-kind/' manifests/examples/fraud-detector.yaml |
+	sed '/featureStore:/,/timeoutMs:/d' | kubectl apply -f -
+kubectl -n tidewatch-kind wait --for=condition=Ready mlservice/fraud-detector --timeout=300s
 
 say "running the e2e suite against kind"
 export TIDEWATCH_KUBECONFIG="$kubeconfig" TIDEWATCH_TOOLS_BIN="$bin_dir" PATH="$bin_dir:$PATH"
