@@ -47,6 +47,7 @@ generate: ## regenerate CRDs, dashboards and other generated files
 	$(CARGO) run --quiet -p tidewatch-operator -- crds --output-dir crds
 	$(CARGO) run --quiet -p tidewatch-operator -- dashboards --output-dir dashboards
 	$(CARGO) build --quiet -p tidewatch-operator
+	"$${CARGO_TARGET_DIR:-target}/debug/tidewatch-operator" rbac > manifests/rbac/operator.yaml
 	charts/generate.sh "$${CARGO_TARGET_DIR:-target}/debug/tidewatch-operator"
 
 .PHONY: check-generated
