@@ -2,6 +2,7 @@
 # Regenerates the chart's derived files and the plain install bundle from their one source:
 #   crds/*.yaml                         -> charts/tidewatch/crds/
 #   alerts/*.rules.yaml                 -> charts/tidewatch/files/alerts/
+#   dashboards/operator.json            -> charts/tidewatch/files/dashboards/
 #   `tidewatch-operator rbac` rules     -> charts/tidewatch/templates/{clusterrole,leader-election-role}.yaml
 #   `helm template` of the chart        -> manifests/install/tidewatch.yaml
 # Usage: charts/generate.sh <operator binary>. Run through `make generate`.
@@ -13,10 +14,11 @@ chart=charts/tidewatch
 helm="$(e2e/cluster/build.sh bin-dir)/helm"
 [[ -x "$helm" ]] || e2e/cluster/build.sh helm
 
-rm -rf "$chart/crds" "$chart/files/alerts"
-mkdir -p "$chart/crds" "$chart/files/alerts" manifests/install
+rm -rf "$chart/crds" "$chart/files/alerts" "$chart/files/dashboards"
+mkdir -p "$chart/crds" "$chart/files/alerts" "$chart/files/dashboards" manifests/install
 cp crds/*.yaml "$chart/crds/"
 cp alerts/*.rules.yaml "$chart/files/alerts/"
+cp dashboards/operator.json "$chart/files/dashboards/"
 
 # The `rules:` block of one kind of document in the rbac output (rules come last).
 rules_of() {

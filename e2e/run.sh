@@ -23,5 +23,9 @@ trap cleanup EXIT
 export TIDEWATCH_KUBECONFIG="$kubeconfig"
 export TIDEWATCH_TOOLS_BIN="$bin_dir"
 export PATH="$bin_dir:$PATH"
-cargo build -p tidewatch-operator && export TIDEWATCH_OPERATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tidewatch-operator"
+# The suite runs both binaries as child processes; build them once, up front.
+cargo build -p tidewatch-operator -p tidewatch-inference
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+export TIDEWATCH_OPERATOR_BIN="$target_dir/debug/tidewatch-operator"
+export TIDEWATCH_INFERENCE_BIN="$target_dir/debug/tidewatch-inference"
 cargo test -p tidewatch-e2e -- "$@"

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -334,6 +334,31 @@ async fn chart_installs_upgrades_and_uninstalls_keeping_crds_and_user_resources(
     assert!(
         description.contains("{{ $value | humanizePercentage }}"),
         "alert templates reach Prometheus unexpanded"
+    );
+
+    // The operator's own dashboard, the JSON the operator's code generates, for Grafana's sidecar.
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), release.ns());
+    let dashboard = configmaps
+        .get(&format!("{}-dashboard", release.fullname()))
+        .await?;
+    let labels = dashboard.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels.get("grafana_dashboard").map(String::as_str),
+        Some("1")
+    );
+    let folder = dashboard.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        folder.get("grafana_folder").map(String::as_str),
+        Some("Tidewatch")
+    );
+    let shipped: serde_json::Value =
+        serde_json::from_str(&dashboard.data.unwrap_or_default()["tidewatch-operator.json"])?;
+    let generated: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo_path(
+        "dashboards/operator.json",
+    ))?)?;
+    assert_eq!(
+        shipped, generated,
+        "the chart ships a stale operator dashboard"
     );
 
     // A user's resources, created while the operator is installed.
