@@ -2,9 +2,11 @@
 //! what, counted from the server's side rather than from a client's own claims.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::repo_root;
 
 /// One write request as the API server recorded it.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,13 +59,6 @@ impl AuditEvent {
             self.verb, o.resource, sub, o.namespace, o.name, self.user.username
         )
     }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e lives below the root")
-        .to_path_buf()
 }
 
 /// The local control plane's audit log.

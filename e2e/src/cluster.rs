@@ -11,7 +11,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 const HOW_TO_START: &str =
     "start the local control plane with `make cluster-up` (or run the suite with `make e2e`)";
 
-fn repo_root() -> PathBuf {
+/// The repository root.
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the e2e crate lives one level below the repository root")
@@ -116,4 +117,38 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> anyhow::Result<Kubectl> {
         .wait_with_output()
         .context("waiting for kubectl")?
         .into())
+}
+
+/// A binary of this workspace: `$env_var` when set (`e2e/run.sh` builds both binaries up
+/// front), else built once per test process with the cargo that runs the tests.
+pub fn workspace_binary(env_var: &str, package: &'static str) -> anyhow::Result<PathBuf> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, PoisonError};
+
+    if let Some(path) = std::env::var_os(env_var) {
+        return Ok(PathBuf::from(path));
+    }
+    static BUILT: Mutex<BTreeMap<&'static str, Result<PathBuf, String>>> =
+        Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    built
+        .entry(package)
+        .or_insert_with(|| build_workspace_binary(package))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn build_workspace_binary(package: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", package])
+        .current_dir(repo_root())
+        .status()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build -p {package} failed"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo_root().join("target"), PathBuf::from);
+    Ok(target.join("debug").join(package))
 }

@@ -12,7 +12,9 @@ pub mod operator;
 pub mod stack;
 mod wait;
 
-pub use cluster::{Kubectl, client, kubeconfig_path, kubectl, tool_path};
+pub use cluster::{
+    Kubectl, client, kubeconfig_path, kubectl, repo_root, tool_path, workspace_binary,
+};
 pub use namespace::TestNamespace;
 pub use wait::{await_condition, eventually};
 

@@ -3,63 +3,28 @@
 //! cluster-admin), watching one test namespace so that tests run side by side.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cluster::{kubeconfig_path, kubectl};
+use crate::cluster::{kubeconfig_path, kubectl, repo_root};
 
 /// Namespace of the operator's ServiceAccounts and leader-election Leases.
 pub const OPERATOR_NAMESPACE: &str = "tidewatch-e2e-operator";
 /// The ServiceAccount `tidewatch-operator rbac` binds.
 pub const SERVICE_ACCOUNT: &str = "tidewatch-operator";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e lives below the root")
-        .to_path_buf()
-}
-
 fn work_dir() -> PathBuf {
     std::env::var_os("TIDEWATCH_WORK_DIR")
         .map_or_else(|| repo_root().join("e2e/.work"), PathBuf::from)
 }
 
-/// The operator binary: `TIDEWATCH_OPERATOR_BIN` (set by `e2e/run.sh`, which builds it
-/// first), else built once per test process.
+/// The operator binary: `TIDEWATCH_OPERATOR_BIN`, else built once per test process.
 pub fn operator_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("TIDEWATCH_OPERATOR_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "tidewatch-operator",
-                    "--bin",
-                    "tidewatch-operator",
-                ])
-                .current_dir(repo_root())
-                .status()
-                .map_err(|e| format!("running cargo build: {e}"))?;
-            if !status.success() {
-                return Err("cargo build -p tidewatch-operator failed".into());
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| repo_root().join("target"), PathBuf::from);
-            Ok(target.join("debug/tidewatch-operator"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    crate::workspace_binary("TIDEWATCH_OPERATOR_BIN", "tidewatch-operator")
 }
 
 /// Output of `tidewatch-operator <args>`.

@@ -2,37 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::process::{ChildGuard, await_http_ok};
-use super::repo_root;
 
-/// `TIDEWATCH_INFERENCE_BIN` (set by `e2e/run.sh`, which builds it), else built once per
-/// test process.
+/// `TIDEWATCH_INFERENCE_BIN`, else built once per test process.
 pub fn inference_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("TIDEWATCH_INFERENCE_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "tidewatch-inference"])
-                .args(["--bin", "tidewatch-inference"])
-                .current_dir(repo_root())
-                .status()
-                .map_err(|e| format!("running cargo build: {e}"))?;
-            if !status.success() {
-                return Err("cargo build -p tidewatch-inference failed".into());
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| repo_root().join("target"), PathBuf::from);
-            Ok(target.join("debug/tidewatch-inference"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    crate::workspace_binary("TIDEWATCH_INFERENCE_BIN", "tidewatch-inference")
 }
 
 /// How the server is started.

@@ -9,12 +9,4 @@ pub mod prometheus;
 pub mod rules;
 pub mod traffic;
 
-use std::path::{Path, PathBuf};
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e lives below the root")
-        .to_path_buf()
-}
+pub use crate::repo_root;

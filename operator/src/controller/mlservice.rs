@@ -14,7 +14,7 @@ use super::children::{Child, ChildKind};
 use super::context::Context;
 use super::error::Error;
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events};
+use super::{apply, events, outcome};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
 use crate::api::mlservice::ChildRef;
 use crate::api::{MLService, MlServiceStatus};
@@ -28,17 +28,7 @@ const CONTROLLER: ControllerName = ControllerName::mlservice;
 pub async fn reconcile(mls: Arc<MLService>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_steps(&mls, &ctx).await;
-    let category = result.as_ref().err().map(Error::category);
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
-    if result.is_ok() {
-        ctx.succeeded(
-            CONTROLLER,
-            &mls.namespace().unwrap_or_default(),
-            &mls.name_any(),
-        );
-    }
-    result.map(|()| Action::requeue(ctx.requeue_after))
+    outcome::finish(&ctx, CONTROLLER, mls.as_ref(), started, result)
 }
 
 /// Retry policy: exponential backoff per object.
@@ -47,13 +37,7 @@ pub async fn reconcile(mls: Arc<MLService>, ctx: Arc<Context>) -> Result<Action,
     reason = "the signature the controller runtime calls"
 )]
 pub fn error_policy(mls: Arc<MLService>, error: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff(
-        CONTROLLER,
-        &mls.namespace().unwrap_or_default(),
-        &mls.name_any(),
-    );
-    tracing::warn!(namespace = mls.namespace(), name = mls.name_any(), %error, category = error.category(), retry_in = ?delay, "MLService reconciliation failed");
-    Action::requeue(delay)
+    outcome::retry_after(&ctx, CONTROLLER, mls.as_ref(), error)
 }
 
 async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {

@@ -12,6 +12,7 @@ pub mod drift;
 pub mod error;
 pub mod events;
 pub mod mlservice;
+pub mod outcome;
 pub mod slo;
 pub mod status;
 

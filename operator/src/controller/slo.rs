@@ -13,7 +13,7 @@ use super::children::Child;
 use super::context::Context;
 use super::error::Error;
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events};
+use super::{apply, events, outcome};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
 use crate::api::{MLService, SLO, SloStatus};
 use crate::runtime::metrics::ControllerName;
@@ -25,17 +25,7 @@ const CONTROLLER: ControllerName = ControllerName::slo;
 pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_steps(&slo, &ctx).await;
-    let category = result.as_ref().err().map(Error::category);
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64(), category);
-    if result.is_ok() {
-        ctx.succeeded(
-            CONTROLLER,
-            &slo.namespace().unwrap_or_default(),
-            &slo.name_any(),
-        );
-    }
-    result.map(|()| Action::requeue(ctx.requeue_after))
+    outcome::finish(&ctx, CONTROLLER, slo.as_ref(), started, result)
 }
 
 /// Retry policy: exponential backoff per object.
@@ -44,13 +34,7 @@ pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error
     reason = "the signature the controller runtime calls"
 )]
 pub fn error_policy(slo: Arc<SLO>, error: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff(
-        CONTROLLER,
-        &slo.namespace().unwrap_or_default(),
-        &slo.name_any(),
-    );
-    tracing::warn!(namespace = slo.namespace(), name = slo.name_any(), %error, category = error.category(), retry_in = ?delay, "SLO reconciliation failed");
-    Action::requeue(delay)
+    outcome::retry_after(&ctx, CONTROLLER, slo.as_ref(), error)
 }
 
 /// The SLOs to re-check when an MLService changes: those of its namespace that target it.
