@@ -76,6 +76,7 @@ fn hits_with_a_password_read_from_a_file() {
 /// One answer seen by the traffic generator.
 #[derive(Debug, Clone)]
 struct Seen {
+    /// When the request was sent.
     at: Instant,
     status: u16,
     result: String,
@@ -88,6 +89,8 @@ fn traffic(server_url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
         let mut i = 0;
         while !stop.load(Ordering::Relaxed) {
             i += 1;
+            // The send time: a request sent before Redis died may still be answered by it.
+            let sent_at = Instant::now();
             let response = http
                 .post(&server_url)
                 .json(&transaction(&format!("user-{:06}", i % 300)))
@@ -103,7 +106,7 @@ fn traffic(server_url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
                 );
             }
             seen.push(Seen {
-                at: Instant::now(),
+                at: sent_at,
                 status,
                 result: body["feature_store_result"]
                     .as_str()
@@ -139,8 +142,9 @@ fn redis_outage_defaults_features_opens_the_breaker_and_recovers() {
         .collect();
 
     std::thread::sleep(Duration::from_millis(500));
-    let killed_at = Instant::now();
     redis.kill();
+    // Taken once the process is reaped: requests sent after this cannot reach it.
+    let killed_at = Instant::now();
 
     // The breaker opens while Redis is gone.
     let mut breaker_opened = false;
@@ -160,6 +164,7 @@ fn redis_outage_defaults_features_opens_the_breaker_and_recovers() {
     );
     std::thread::sleep(Duration::from_millis(700));
 
+    let restarting_at = Instant::now();
     redis.restart();
     let restarted_at = Instant::now();
     redis.load_features(300, None);
@@ -200,7 +205,7 @@ fn redis_outage_defaults_features_opens_the_breaker_and_recovers() {
     assert!(seen.iter().all(|s| s.status == 200));
     let during: Vec<&Seen> = seen
         .iter()
-        .filter(|s| s.at > killed_at && s.at < restarted_at)
+        .filter(|s| s.at > killed_at && s.at < restarting_at)
         .collect();
     assert!(!during.is_empty());
     assert!(
