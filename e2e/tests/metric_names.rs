@@ -71,69 +71,9 @@ fn exposed_series(encoded: &str) -> BTreeSet<String> {
 /// The inference server's registry with one series in every family: an empty family
 /// encodes nothing, not even its `# TYPE` line.
 fn inference_registry() -> String {
-    use tidewatch_inference::metrics::*;
-    use tidewatch_inference::store::LookupResult;
-    let m = Metrics::new();
-    let (model, version, device) = ("m".to_owned(), "v".to_owned(), "cpu".to_owned());
-    let route = RouteLabels {
-        route: "/v1/predict",
-        method: "POST",
-    };
-    m.requests
-        .get_or_create(&RequestLabels {
-            route: route.route,
-            method: route.method,
-            code: 200,
-        })
-        .inc();
-    m.request_duration.get_or_create(&route).observe(0.1);
-    m.predictions
-        .get_or_create(&PredictionLabels {
-            model: model.clone(),
-            version: version.clone(),
-            decision: Decision::approve,
-        })
-        .inc();
-    m.prediction_score
-        .get_or_create(&ModelLabels {
-            model: model.clone(),
-            version: version.clone(),
-        })
-        .observe(0.5);
-    let device_labels = DeviceLabels {
-        model: model.clone(),
-        version,
-        device,
-    };
-    m.inference_duration
-        .get_or_create(&device_labels)
-        .observe(0.01);
-    m.model_info.get_or_create(&device_labels).set(1);
-    m.store_requests
-        .get_or_create(&StoreLabels {
-            result: LookupResult::hit,
-        })
-        .inc();
-    m.drift_psi
-        .get_or_create(&DriftLabels {
-            model,
-            feature: "f".into(),
-        })
-        .set(0.1);
-    let gpu = GpuLabels {
-        gpu: "0".into(),
-        uuid: "u".into(),
-    };
-    for family in [
-        &m.gpu.utilization,
-        &m.gpu.memory_used,
-        &m.gpu.memory_total,
-        &m.gpu.temperature,
-        &m.gpu.power,
-    ] {
-        family.get_or_create(&gpu).set(1.0);
-    }
-    m.encode()
+    let metrics = tidewatch_inference::metrics::Metrics::new();
+    metrics.sample_every_family();
+    metrics.encode()
 }
 
 /// The operator's registry with one series in every family.

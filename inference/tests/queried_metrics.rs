@@ -3,81 +3,11 @@
 
 use std::path::Path;
 
-use tidewatch_inference::metrics::{
-    Decision, DeviceLabels, DriftLabels, GpuLabels, Metrics, ModelLabels, PredictionLabels,
-    RequestLabels, RouteLabels, StoreLabels,
-};
-use tidewatch_inference::store::LookupResult;
+use tidewatch_inference::metrics::Metrics;
 
 fn registry_text() -> String {
     let metrics = Metrics::new();
-    let model = || ModelLabels {
-        model: "m".into(),
-        version: "1".into(),
-    };
-    let device = DeviceLabels {
-        model: "m".into(),
-        version: "1".into(),
-        device: "cpu".into(),
-    };
-    let gpu = GpuLabels {
-        gpu: "0".into(),
-        uuid: "GPU-0".into(),
-    };
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: "/v1/predict",
-            method: "POST",
-            code: 200,
-        })
-        .inc();
-    metrics
-        .request_duration
-        .get_or_create(&RouteLabels {
-            route: "/v1/predict",
-            method: "POST",
-        })
-        .observe(0.001);
-    metrics
-        .predictions
-        .get_or_create(&PredictionLabels {
-            model: "m".into(),
-            version: "1".into(),
-            decision: Decision::block,
-        })
-        .inc();
-    metrics
-        .prediction_score
-        .get_or_create(&model())
-        .observe(0.5);
-    metrics
-        .inference_duration
-        .get_or_create(&device)
-        .observe(0.0001);
-    metrics
-        .store_requests
-        .get_or_create(&StoreLabels {
-            result: LookupResult::hit,
-        })
-        .inc();
-    metrics
-        .drift_psi
-        .get_or_create(&DriftLabels {
-            model: "m".into(),
-            feature: "log_amount".into(),
-        })
-        .set(0.0);
-    metrics.model_info.get_or_create(&device).set(1);
-    for family in [
-        &metrics.gpu.utilization,
-        &metrics.gpu.memory_used,
-        &metrics.gpu.memory_total,
-        &metrics.gpu.temperature,
-        &metrics.gpu.power,
-    ] {
-        family.get_or_create(&gpu).set(1.0);
-    }
+    metrics.sample_every_family();
     metrics.encode()
 }
 
