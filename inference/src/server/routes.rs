@@ -20,13 +20,7 @@ pub async fn predict(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let _permit = state
-        .admission
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Overloaded)?;
-    let body = read_json_body(&state, &req, payload).await?;
-    inject_faults(&state).await?;
+    let (_permit, body) = admit(&state, &req, payload).await?;
     let request: PredictRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
     let valid = request.validate("").map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
@@ -42,13 +36,7 @@ pub async fn predict_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let _permit = state
-        .admission
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Overloaded)?;
-    let body = read_json_body(&state, &req, payload).await?;
-    inject_faults(&state).await?;
+    let (_permit, body) = admit(&state, &req, payload).await?;
     let batch: BatchRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
     let count = batch.transactions.len();
     if count == 0 || count > state.max_batch_size {
@@ -144,6 +132,24 @@ fn request_trace(req: &HttpRequest) -> RequestTrace {
         .get::<RequestTrace>()
         .cloned()
         .unwrap_or_default()
+}
+
+/// What every prediction route does before parsing: take a concurrency permit (429 when
+/// none is free, rather than queueing), read the size-limited body, then apply any fault
+/// injection. The permit is held until the handler returns.
+async fn admit(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, Bytes), ApiError> {
+    let permit = state
+        .admission
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded)?;
+    let body = read_json_body(state, req, payload).await?;
+    inject_faults(state).await?;
+    Ok((permit, body))
 }
 
 async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
