@@ -385,6 +385,30 @@ pub mod resources {
         .collect()
     }
 
+    /// Applies the examples into `namespace` and waits until the MLService and both SLOs
+    /// report `Ready`.
+    pub async fn apply_examples_and_await_ready(
+        client: &kube::Client,
+        namespace: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        for doc in examples(namespace) {
+            apply_yaml(&doc)?;
+        }
+        let ready = |o: Option<&DynamicObject>| o.is_some_and(|o| is_true(o, "Ready"));
+        crate::await_condition(
+            &mlservices(client, namespace),
+            "fraud-detector",
+            ready,
+            timeout,
+        )
+        .await?;
+        for name in ["fraud-detector-availability", "fraud-detector-latency"] {
+            crate::await_condition(&slos(client, namespace), name, ready, timeout).await?;
+        }
+        Ok(())
+    }
+
     /// `kubectl apply` of one YAML document, failing with kubectl's message.
     pub fn apply_yaml(yaml: &str) -> anyhow::Result<()> {
         let out = kubectl(&["apply", "-f", "-"], Some(yaml))?;

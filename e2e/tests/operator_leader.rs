@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use kube::api::DynamicObject;
 use tidewatch_e2e::audit::{audit_mark, audit_writes_since};
-use tidewatch_e2e::operator::resources::{apply_yaml, examples, is_true, mlservices, slos};
+use tidewatch_e2e::operator::resources::apply_examples_and_await_ready;
 use tidewatch_e2e::operator::{
     OPERATOR_NAMESPACE, Operator, OperatorOptions, SERVICE_ACCOUNT, operator_user,
 };
-use tidewatch_e2e::{TestNamespace, await_condition, client, eventually, kubectl};
+use tidewatch_e2e::{TestNamespace, client, eventually, kubectl};
 
 const WAIT: Duration = Duration::from_secs(60);
 const HANDOVER: Duration = Duration::from_secs(15);
@@ -42,20 +41,7 @@ async fn only_the_leader_writes_and_a_standby_takes_over_within_15s() -> anyhow:
     standby_options.service_account = standby_account.into();
     let mut standby = Operator::start(ns.name(), &standby_options).await?;
 
-    for doc in examples(ns.name()) {
-        apply_yaml(&doc)?;
-    }
-    let ready = |o: Option<&DynamicObject>| o.is_some_and(|o| is_true(o, "Ready"));
-    await_condition(
-        &mlservices(&client, ns.name()),
-        "fraud-detector",
-        ready,
-        WAIT,
-    )
-    .await?;
-    for name in ["fraud-detector-availability", "fraud-detector-latency"] {
-        await_condition(&slos(&client, ns.name()), name, ready, WAIT).await?;
-    }
+    apply_examples_and_await_ready(&client, ns.name(), WAIT).await?;
     let (user_a, user_b) = (
         operator_user(SERVICE_ACCOUNT),
         operator_user(standby_account),
