@@ -11,17 +11,18 @@ use tokio::sync::{mpsc, oneshot};
 use crate::drift::DriftMonitor;
 use crate::features::{FEATURE_COUNT, FeatureVector};
 use crate::metrics::{DeviceLabels, Metrics};
-use crate::model::{FraudModel, ModelError, ModelMetadata, Scored};
+use crate::model::{FraudModel, ModelMetadata, Scored};
 
 /// Most rows scored in one forward pass; a batch request may exceed it on its own.
-const MAX_BATCH_ROWS: usize = 256;
+pub const MAX_BATCH_ROWS: usize = 256;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     #[error("the model thread has stopped")]
     Stopped,
-    #[error(transparent)]
-    Model(#[from] ModelError),
+    /// A forward pass failed; every request in that batch gets the same message.
+    #[error("scoring failed: {0}")]
+    Scoring(String),
 }
 
 struct Job {
@@ -160,13 +161,9 @@ fn run(
             }
             Err(error) => {
                 tracing::error!(error = %error, "model scoring failed");
-                let message = error.to_string();
+                let error = BackendError::Scoring(error.to_string());
                 for job in jobs {
-                    let _ = job
-                        .reply
-                        .send(Err(BackendError::Model(ModelError::Incompatible(
-                            message.clone(),
-                        ))));
+                    let _ = job.reply.send(Err(error.clone()));
                 }
             }
         }

@@ -3,11 +3,13 @@
 //! OpenTelemetry traces and JSON logs.
 //!
 //! Layout follows a core / backend / server split: [`predict`] and [`store`] hold the
-//! request pipeline without HTTP, [`backend`] owns the model on its own thread, and
+//! request pipeline without HTTP, [`backend`] owns the model on its own thread, [`coalesce`] gathers each HTTP
+//! worker's requests into shared model jobs, and
 //! [`server`] adapts HTTP to them.
 
 pub mod backend;
 pub mod buckets;
+pub mod coalesce;
 pub mod config;
 pub mod drift;
 pub mod fault;

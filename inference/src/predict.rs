@@ -7,6 +7,7 @@ use futures::future::join_all;
 use tracing::Instrument;
 
 use crate::backend::{Backend, BackendError};
+use crate::coalesce::Coalescer;
 use crate::features::{FEATURE_NAMES, engineer};
 use crate::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
 use crate::model::Thresholds;
@@ -107,10 +108,11 @@ impl Predictor {
         &self.store
     }
 
-    /// Predictions in request order. `traced` requests get `feature_fetch` and
-    /// `inference` spans under the current request span.
+    /// Predictions in request order, scored through this worker's `coalescer`. `traced`
+    /// requests get `feature_fetch` and `inference` spans under the current request span.
     pub async fn predict(
         &self,
+        coalescer: &Coalescer,
         requests: Vec<ValidRequest>,
         trace_id: &str,
         traced: bool,
@@ -131,7 +133,7 @@ impl Predictor {
         } else {
             tracing::Span::none()
         };
-        let scored = self.backend.score(rows.clone()).instrument(span).await?;
+        let scored = coalescer.score(rows.clone()).instrument(span).await?;
 
         let metadata = self.backend.metadata();
         let mut predictions = Vec::with_capacity(requests.len());

@@ -80,8 +80,16 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     }
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    // Spans carry the attributes the handlers set and nothing else: source locations,
+    // thread ids, busy/idle timings and per-poll context activation each cost time on
+    // every sampled request and say nothing an operator asks of a prediction trace.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("tidewatch-inference"))
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let logs = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -15,6 +15,7 @@ use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 use tokio::sync::Semaphore;
 
+use crate::coalesce::Coalescer;
 use crate::drift::DriftMonitor;
 use crate::fault::FaultInjector;
 use crate::metrics::Metrics;
@@ -64,8 +65,11 @@ pub struct ServerSettings {
 pub async fn run(state: Data<AppState>, settings: &ServerSettings) -> std::io::Result<()> {
     let app_state = state.clone();
     let mut server = HttpServer::new(move || {
+        // Runs once per worker thread: each worker gathers its own requests.
+        let coalescer = Data::new(Coalescer::new(app_state.predictor.backend().clone()));
         App::new()
             .app_data(app_state.clone())
+            .app_data(coalescer)
             .wrap(from_fn(middleware::observe))
             .configure(configure)
     })

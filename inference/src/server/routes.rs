@@ -12,11 +12,13 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use super::middleware::RequestTrace;
+use crate::coalesce::Coalescer;
 use crate::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
 
 pub async fn predict(
     state: Data<AppState>,
+    coalescer: Data<Coalescer>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -26,13 +28,14 @@ pub async fn predict(
     let trace = request_trace(&req);
     let mut predictions = state
         .predictor
-        .predict(vec![valid], &trace.trace_id, trace.sampled)
+        .predict(&coalescer, vec![valid], &trace.trace_id, trace.sampled)
         .await?;
     Ok(HttpResponse::Ok().json(predictions.remove(0)))
 }
 
 pub async fn predict_batch(
     state: Data<AppState>,
+    coalescer: Data<Coalescer>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -58,7 +61,7 @@ pub async fn predict_batch(
     let trace = request_trace(&req);
     let predictions = state
         .predictor
-        .predict(valid, &trace.trace_id, trace.sampled)
+        .predict(&coalescer, valid, &trace.trace_id, trace.sampled)
         .await?;
     Ok(HttpResponse::Ok().json(BatchPrediction {
         predictions,
