@@ -4,15 +4,20 @@
 # floor, plus the overhead of metrics + tracing against both switched off.
 #
 # Loopback only, every run bounded in time; all processes started here are stopped by PID.
+# With two or more CPUs the servers under test share one CPU and the load generator gets
+# another (taskset), so every server gets the same single core and req/s compares servers,
+# not the scheduler's mood. The OTLP sink runs on the load generator's CPU, like a
+# collector on another machine would.
+#
 # Knobs: BENCH_SECONDS (per run, default 8), BENCH_CONNECTIONS (default 32),
-#        BENCH_ROUNDS (on/off pairs, default 3), BENCH_VENV (Python venv location).
+#        BENCH_ROUNDS (interleaved rounds, default 5), BENCH_VENV (Python venv location).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/inference/bench"
 RUN_SECONDS=${BENCH_SECONDS:-8}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 VENV=${BENCH_VENV:-$HOME/.cache/tidewatch/bench-venv}
 OUT_DIR="$ROOT/target/bench"
 WORK=$(mktemp -d)
@@ -45,6 +50,18 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 
+# Command prefixes that pin to a CPU (empty when pinning is off). taskset execs its
+# command, so `$!` after a pinned background start is the server's own PID.
+ON_SERVER_CPU=()
+ON_LOAD_CPU=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  ON_SERVER_CPU=(taskset -c "$(($(nproc) - 1))")
+  ON_LOAD_CPU=(taskset -c 0)
+  log "servers on CPU $(($(nproc) - 1)); load generator and OTLP sink on CPU 0"
+else
+  log "fewer than 2 CPUs or no taskset: nothing pinned, figures will be noisier"
+fi
+
 log "building release binaries (server, floor, load generator)"
 cargo build --release -q -p tidewatch-inference --bin tidewatch-inference \
   --example floor --example loadgen --example export_bench_data
@@ -61,36 +78,40 @@ cat > "$WORK/body.json" <<'JSON'
 {"transaction_id":"bench-1","user_id":"user-000123","amount":84.2,"currency":"USD","merchant_category":"electronics","merchant_country":"US","card_present":false,"local_hour":21}
 JSON
 
-# loadgen URL [--rate R] -> one JSON line
+# load URL SERVER_PID [--rate R] -> one JSON line, with the server's CPU per request
 load() {
-  local url=$1; shift
-  "$BIN/examples/loadgen" --url "$url" --body-file "$WORK/body.json" \
-    --connections "$CONNECTIONS" --seconds "$RUN_SECONDS" --warmup 2 "$@"
+  local url=$1 pid=$2; shift 2
+  "${ON_LOAD_CPU[@]}" "$BIN/examples/loadgen" --url "$url" --body-file "$WORK/body.json" \
+    --connections "$CONNECTIONS" --seconds "$RUN_SECONDS" --warmup 2 --cpu-pid "$pid" "$@"
 }
 
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
-# --- floor (also the OTLP sink for the instrumented runs) ---
+# --- floor, and a second copy of it as the OTLP sink for the instrumented runs ---
 FLOOR_PORT=$(free_port)
-"$BIN/examples/floor" "127.0.0.1:$FLOOR_PORT" 1 >/dev/null 2>&1 &
+"${ON_SERVER_CPU[@]}" "$BIN/examples/floor" "127.0.0.1:$FLOOR_PORT" 1 >/dev/null 2>&1 &
 FLOOR_PID=$!; PIDS+=("$FLOOR_PID")
 wait_http "http://127.0.0.1:$FLOOR_PORT/"
+SINK_PORT=$(free_port)
+"${ON_LOAD_CPU[@]}" "$BIN/examples/floor" "127.0.0.1:$SINK_PORT" 1 >/dev/null 2>&1 &
+PIDS+=("$!")
+wait_http "http://127.0.0.1:$SINK_PORT/"
 
 # --- baseline (once: it is two orders of magnitude away from the others) ---
 BASE_PORT=$(free_port)
-( cd "$HERE/baseline" && BENCH_DATA="$WORK/data" exec "$VENV/bin/uvicorn" app:app \
+( cd "$HERE/baseline" && BENCH_DATA="$WORK/data" exec "${ON_SERVER_CPU[@]}" "$VENV/bin/uvicorn" app:app \
     --host 127.0.0.1 --port "$BASE_PORT" --workers 1 --log-level warning --no-access-log ) &
 BASE_PID=$!; PIDS+=("$BASE_PID")
 wait_http "http://127.0.0.1:$BASE_PORT/healthz"
 log "baseline (FastAPI + scikit-learn, one worker)"
-BASELINE=$(load "http://127.0.0.1:$BASE_PORT/v1/predict")
+BASELINE=$(load "http://127.0.0.1:$BASE_PORT/v1/predict" "$BASE_PID")
 stop "$BASE_PID"
 
 # --- floor and tidewatch-inference (off, on at 1% and 10% trace sampling), interleaved
 # so that load from other work on the machine spreads over all of them ---
 serve() {
   local port=$1; shift
-  TIDEWATCH_LOG_FORMAT=json RUST_LOG=warn "$BIN/tidewatch-inference" serve \
+  TIDEWATCH_LOG_FORMAT=json RUST_LOG=warn "${ON_SERVER_CPU[@]}" "$BIN/tidewatch-inference" serve \
     --listen "127.0.0.1:$port" --workers 1 --shutdown-delay-seconds 0 "$@" >"$WORK/serve-$port.log" 2>&1 &
   echo $!
 }
@@ -101,12 +122,12 @@ measure() {
   port=$(free_port)
   case "$mode" in
     off) pid=$(serve "$port" --disable-instrumentation) ;;
-    on1) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$FLOOR_PORT" --trace-sample-ratio 0.01) ;;
-    on10) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$FLOOR_PORT" --trace-sample-ratio 0.1) ;;
+    on1) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.01) ;;
+    on10) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.1) ;;
   esac
   PIDS+=("$pid")
   wait_http "http://127.0.0.1:$port/readyz"
-  RESULT=$(load "http://127.0.0.1:$port/v1/predict" "${@:2}")
+  RESULT=$(load "http://127.0.0.1:$port/v1/predict" "$pid" "${@:2}")
   if curl -s "http://127.0.0.1:$port/metrics" | grep -q 'route="/v1/predict".*code="5'; then
     log "5xx answers from the $mode server"
   fi
@@ -116,7 +137,7 @@ measure() {
 declare -a FLOOR_RUNS OFF_RUNS ON1_RUNS ON10_RUNS
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round/$ROUNDS: floor"
-  FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict")")
+  FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID")")
   log "round $round/$ROUNDS: tidewatch, instrumentation off"
   measure off; OFF_RUNS+=("$RESULT")
   log "round $round/$ROUNDS: tidewatch, metrics + tracing (1% sampled)"
@@ -147,38 +168,45 @@ measure on10 --rate "$HALF10_RATE"; HALF10=$RESULT
 stop "$FLOOR_PID"
 
 mkdir -p "$OUT_DIR"
-python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" \
+BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" \
   > "$OUT_DIR/results.md" <<'PY'
 import json, os, sys
 floor, base, off, on1, on10, half1, half10 = (json.loads(a) for a in sys.argv[1:8])
 seconds, conns, rounds = sys.argv[8:11]
 load = open("/proc/loadavg").read().split()[:3]
-print(f"Machine: {os.cpu_count()} CPUs shared with other work (load average {' '.join(load)} at the end).")
+pinned = os.environ.get("BENCH_PINNED") == "1"
+print(f"Machine: {os.cpu_count()} CPUs (load average {' '.join(load)} at the end); "
+      + ("each server pinned to one CPU, the load generator and OTLP sink to another." if pinned
+         else "nothing pinned."))
 print(f"Each run: {seconds} s after 2 s warm-up, {conns} keep-alive connections, one server worker;")
 print(f"closed loop unless stated; floor and tidewatch rows are the median of {rounds} interleaved rounds.")
+print("Server CPU is user + system time of the server process per answered request.")
 print()
-print("| target | req/s | p50 ms | p99 ms | errors |")
-print("|---|---:|---:|---:|---:|")
+print("| target | req/s | p50 ms | p99 ms | server CPU us/request | errors |")
+print("|---|---:|---:|---:|---:|---:|")
 rows = [
     ("actix-web hello-world floor", floor),
     ("FastAPI + scikit-learn baseline (1 worker)", base),
     ("tidewatch, metrics + tracing off", off),
-    ("tidewatch, metrics + tracing on, 1% sampled", on1),
+    ("tidewatch, metrics + tracing on, 1% sampled (default)", on1),
     ("tidewatch, metrics + tracing on, 10% sampled", on10),
     (f"tidewatch 1% sampled, open loop at {round(on1['rps'] / 2)} req/s (half of peak)", half1),
     (f"tidewatch 10% sampled, open loop at {round(on10['rps'] / 2)} req/s (half of peak)", half10),
 ]
 for name, r in rows:
-    print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+          f"{r['server_cpu_us_per_request']:.1f} | {r['errors']} |")
 print()
 def verdict(ok): return "met" if ok else "NOT met"
-for label, on, half in [("1% sampled", on1, half1), ("10% sampled", on10, half10)]:
+for label, on, half in [("1% sampled (default)", on1, half1), ("10% sampled", on10, half10)]:
     ratio_base = on["rps"] / base["rps"] if base["rps"] else float("inf")
     ratio_floor = on["rps"] / floor["rps"]
     overhead = (off["rps"] - on["rps"]) / off["rps"] * 100
+    cpu_overhead = (on["server_cpu_us_per_request"] / off["server_cpu_us_per_request"] - 1) * 100
     print(f"- {label}: {ratio_base:.1f}x the baseline (target >= 25x: {verdict(ratio_base >= 25)}), "
           f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}), "
           f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}), "
-          f"instrumentation overhead {overhead:.1f}% (target <= 5%: {verdict(overhead <= 5)})")
+          f"instrumentation overhead {overhead:.1f}% of req/s (target <= 5%: {verdict(overhead <= 5)}) "
+          f"and {cpu_overhead:+.1f}% CPU per request")
 PY
 cat "$OUT_DIR/results.md"

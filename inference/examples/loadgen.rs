@@ -1,10 +1,12 @@
 //! Benchmark load generator: HTTP/1.1 keep-alive POSTs to one loopback URL, closed-loop
 //! (as fast as the server answers) or open-loop at a fixed rate, with latency measured
 //! from the scheduled send time so a stalled server cannot hide its queueing delay.
-//! Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds.
+//! Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds and, with
+//! `--cpu-pid`, the CPU time that process spent per answered request in the window — a
+//! figure that, unlike req/s, does not move when other work takes turns on the machine.
 //!
 //! `loadgen --url http://127.0.0.1:8080/v1/predict --body-file t.json --connections 32
-//!  --seconds 10 [--rate 5000]`
+//!  --seconds 10 [--rate 5000] [--cpu-pid 1234]`
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ struct Options {
     duration: Duration,
     warmup: Duration,
     rate: Option<f64>,
+    cpu_pid: Option<u32>,
 }
 
 fn parse() -> anyhow::Result<Options> {
@@ -29,6 +32,7 @@ fn parse() -> anyhow::Result<Options> {
     let mut seconds: f64 = 10.0;
     let mut warmup: f64 = 1.0;
     let mut rate = None;
+    let mut cpu_pid = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -41,6 +45,7 @@ fn parse() -> anyhow::Result<Options> {
             "--seconds" => seconds = value.parse()?,
             "--warmup" => warmup = value.parse()?,
             "--rate" => rate = Some(value.parse()?),
+            "--cpu-pid" => cpu_pid = Some(value.parse()?),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -58,6 +63,7 @@ fn parse() -> anyhow::Result<Options> {
         duration: Duration::from_secs_f64(seconds.min(120.0)),
         warmup: Duration::from_secs_f64(warmup.min(30.0)),
         rate,
+        cpu_pid,
     })
 }
 
@@ -105,6 +111,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
             stream, request, start, end, interval, offset,
         )));
     }
+    let cpu = options
+        .cpu_pid
+        .map(|pid| tokio::spawn(cpu_ticks_between(pid, start, end)));
     let mut latencies = Vec::new();
     let mut errors = 0u64;
     for task in tasks {
@@ -122,8 +131,20 @@ async fn run(options: Options) -> anyhow::Result<()> {
         }
     };
     let seconds = options.duration.as_secs_f64();
+    let cpu_fields = match cpu {
+        Some(task) => {
+            let ticks = task.await??;
+            let cpu_seconds = ticks as f64 / CLOCK_TICKS_PER_SECOND;
+            format!(
+                ",\"server_cpu_us_per_request\":{:.2},\"server_cpu_cores\":{:.2}",
+                cpu_seconds * 1e6 / latencies.len().max(1) as f64,
+                cpu_seconds / seconds
+            )
+        }
+        None => String::new(),
+    };
     println!(
-        "{{\"requests\":{},\"errors\":{errors},\"rps\":{:.1},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}}}",
+        "{{\"requests\":{},\"errors\":{errors},\"rps\":{:.1},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}{cpu_fields}}}",
         latencies.len(),
         latencies.len() as f64 / seconds,
         pct(0.5),
@@ -131,6 +152,33 @@ async fn run(options: Options) -> anyhow::Result<()> {
         pct(0.99)
     );
     Ok(())
+}
+
+/// `utime` and `stime` in /proc are counted in USER_HZ, 100 per second on Linux.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU ticks (user + system, all threads) `pid` used between `start` and `end`.
+async fn cpu_ticks_between(pid: u32, start: Instant, end: Instant) -> anyhow::Result<u64> {
+    tokio::time::sleep_until(start.into()).await;
+    let before = cpu_ticks(pid)?;
+    tokio::time::sleep_until(end.into()).await;
+    Ok(cpu_ticks(pid)? - before)
+}
+
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("unexpected /proc stat format")?
+        .1
+        .split_whitespace()
+        .collect();
+    // After the name: state is field 3 of the whole line, utime 14 and stime 15.
+    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
+    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
+    Ok(utime + stime)
 }
 
 /// Returns latencies in microseconds of answers completed inside the window, and errors.

@@ -130,10 +130,11 @@ impl AppState {
     }
 }
 
+/// The trace the middleware attached to this request; taken, since only the handler
+/// needs it from here on.
 fn request_trace(req: &HttpRequest) -> RequestTrace {
-    req.extensions()
-        .get::<RequestTrace>()
-        .cloned()
+    req.extensions_mut()
+        .remove::<RequestTrace>()
         .unwrap_or_default()
 }
 

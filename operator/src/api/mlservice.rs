@@ -202,14 +202,16 @@ pub struct TracingSpec {
     /// OTLP/HTTP endpoint of the collector, e.g. `http://otel-collector.observability:4318`.
     #[schemars(length(max = 512), regex(pattern = r"^https?://[^\s]+$"))]
     pub otlp_endpoint: String,
-    /// Fraction of root traces sampled, between 0 and 1 (parent-based sampling).
+    /// Fraction of root traces sampled, between 0 and 1 (parent-based sampling: a caller's
+    /// sampled trace is always followed). Each sampled request roughly doubles that
+    /// request's CPU cost, so raise it with care on busy services.
     #[serde(default = "default_sampling_ratio")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub sampling_ratio: f64,
 }
 
 fn default_sampling_ratio() -> f64 {
-    0.1
+    0.01
 }
 
 /// How the service is observed.
