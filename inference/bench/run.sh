@@ -153,6 +153,13 @@ runs = sorted((json.loads(r) for r in sys.argv[1:]), key=lambda r: r["rps"])
 print(json.dumps(runs[len(runs) // 2]))
 PY
 }
+# every run of every round, for the paired overheads below and for anyone checking the medians
+as_json_list() {
+  python3 -c 'import json, sys; print(json.dumps([json.loads(r) for r in sys.argv[1:]]))' "$@"
+}
+ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10"], map(json.loads, sys.argv[1:])))))' \
+  "$(as_json_list "${FLOOR_RUNS[@]}")" "$(as_json_list "${OFF_RUNS[@]}")" \
+  "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON10_RUNS[@]}")")
 FLOOR=$(median_run "${FLOOR_RUNS[@]}")
 OFF=$(median_run "${OFF_RUNS[@]}")
 ON1=$(median_run "${ON1_RUNS[@]}")
@@ -168,11 +175,13 @@ measure on10 --rate "$HALF10_RATE"; HALF10=$RESULT
 stop "$FLOOR_PID"
 
 mkdir -p "$OUT_DIR"
-BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" \
+echo "$ROUNDS_JSON" > "$OUT_DIR/rounds.json"
+BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" "$ROUNDS_JSON" \
   > "$OUT_DIR/results.md" <<'PY'
 import json, os, sys
 floor, base, off, on1, on10, half1, half10 = (json.loads(a) for a in sys.argv[1:8])
 seconds, conns, rounds = sys.argv[8:11]
+by_round = json.loads(sys.argv[11])
 load = open("/proc/loadavg").read().split()[:3]
 pinned = os.environ.get("BENCH_PINNED") == "1"
 print(f"Machine: {os.cpu_count()} CPUs (load average {' '.join(load)} at the end); "
@@ -198,15 +207,25 @@ for name, r in rows:
           f"{r['server_cpu_us_per_request']:.1f} | {r['errors']} |")
 print()
 def verdict(ok): return "met" if ok else "NOT met"
-for label, on, half in [("1% sampled (default)", on1, half1), ("10% sampled", on10, half10)]:
+def median(values): return sorted(values)[len(values) // 2]
+# Overheads pair the off and on runs of the same round (they ran seconds apart), then take
+# the median over rounds: steadier than comparing two medians taken from different rounds.
+def paired(mode, key, better_high):
+    pairs = zip(by_round["off"], by_round[mode])
+    if better_high:
+        return [(o[key] - n[key]) / o[key] * 100 for o, n in pairs]
+    return [(n[key] / o[key] - 1) * 100 for o, n in pairs]
+for label, mode, on, half in [("1% sampled (default)", "on1", on1, half1), ("10% sampled", "on10", on10, half10)]:
     ratio_base = on["rps"] / base["rps"] if base["rps"] else float("inf")
     ratio_floor = on["rps"] / floor["rps"]
-    overhead = (off["rps"] - on["rps"]) / off["rps"] * 100
-    cpu_overhead = (on["server_cpu_us_per_request"] / off["server_cpu_us_per_request"] - 1) * 100
+    per_round = paired(mode, "rps", True)
+    overhead = median(per_round)
+    cpu_overhead = median(paired(mode, "server_cpu_us_per_request", False))
     print(f"- {label}: {ratio_base:.1f}x the baseline (target >= 25x: {verdict(ratio_base >= 25)}), "
           f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}), "
           f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}), "
-          f"instrumentation overhead {overhead:.1f}% of req/s (target <= 5%: {verdict(overhead <= 5)}) "
-          f"and {cpu_overhead:+.1f}% CPU per request")
+          f"instrumentation overhead {overhead:.1f}% of req/s (target <= 5%: {verdict(overhead <= 5)}; "
+          f"rounds {', '.join(f'{o:.1f}' for o in per_round)}) and {cpu_overhead:+.1f}% CPU per request "
+          "(medians of per-round pairs)")
 PY
 cat "$OUT_DIR/results.md"

@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName};
 
 use crate::config::LogFormat;
 
@@ -180,7 +180,8 @@ pub fn attach(span: &tracing::Span, headers: &HeaderMap) -> String {
 
 /// `(trace id, sampled)` of a valid `traceparent` header.
 fn parse_traceparent(headers: &HeaderMap) -> Option<(String, bool)> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
+    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    let value = headers.get(TRACEPARENT)?.to_str().ok()?;
     let mut parts = value.trim().split('-');
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);

@@ -327,6 +327,10 @@ fn metrics_page_has_every_contract_metric_after_traffic() {
         .body("oops")
         .send()
         .unwrap();
+    // Raw paths never become labels: both of these count under `unmatched`.
+    for path in ["/v1/predict/", "/users/1234"] {
+        http.get(server.url(path)).send().unwrap();
+    }
     let response = http.get(server.url("/metrics")).send().unwrap();
     assert!(
         response.headers()["content-type"]
@@ -367,6 +371,15 @@ fn metrics_page_has_every_contract_metric_after_traffic() {
         sample(&text, "tidewatch_requests_total", &["code=\"400\""]),
         Some(1.0)
     );
+    assert_eq!(
+        sample(
+            &text,
+            "tidewatch_requests_total",
+            &["route=\"unmatched\"", "method=\"GET\"", "code=\"404\""]
+        ),
+        Some(2.0)
+    );
+    assert!(!text.contains("/users/1234"), "a raw path became a label");
     assert_eq!(
         sample(
             &text,

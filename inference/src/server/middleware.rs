@@ -24,15 +24,28 @@ pub struct RequestTrace {
 
 /// Routes by pattern; anything else is `unmatched` so labels stay bounded.
 fn route_label(pattern: Option<&str>) -> &'static str {
-    match pattern {
-        Some("/v1/predict") => "/v1/predict",
-        Some("/v1/predict/batch") => "/v1/predict/batch",
-        Some("/v1/model") => "/v1/model",
-        Some("/healthz") => "/healthz",
-        Some("/readyz") => "/readyz",
-        Some("/metrics") => "/metrics",
-        _ => "unmatched",
-    }
+    pattern.and_then(known_route).unwrap_or("unmatched")
+}
+
+/// The route label of a registered pattern. Every route is a static path, so a request
+/// whose path is one of these matched that route.
+fn known_route(pattern: &str) -> Option<&'static str> {
+    Some(match pattern {
+        "/v1/predict" => "/v1/predict",
+        "/v1/predict/batch" => "/v1/predict/batch",
+        "/v1/model" => "/v1/model",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        _ => return None,
+    })
+}
+
+/// The request's route label. Asking actix for the matched pattern walks the route table
+/// and allocates, so that is left to paths that are not a route verbatim (404s, odd
+/// encodings).
+fn request_route(req: &ServiceRequest) -> &'static str {
+    known_route(req.path()).unwrap_or_else(|| route_label(req.match_pattern().as_deref()))
 }
 
 fn method_label(method: &actix_web::http::Method) -> &'static str {
@@ -63,7 +76,7 @@ pub async fn observe(
         });
         return next.call(req).await;
     }
-    let route = route_label(req.match_pattern().as_deref());
+    let route = request_route(&req);
     let method = method_label(req.method());
     let (span, trace_id) = if decision.sampled {
         let span = tracing::info_span!(
@@ -129,5 +142,15 @@ mod tests {
         assert_eq!(route_label(Some("/v1/predict")), "/v1/predict");
         assert_eq!(route_label(Some("/users/{id}")), "unmatched");
         assert_eq!(route_label(None), "unmatched");
+    }
+
+    #[test]
+    fn routes_are_read_from_the_path_without_asking_the_router() {
+        use actix_web::test::TestRequest;
+        let route = |uri: &str| request_route(&TestRequest::with_uri(uri).to_srv_request());
+        assert_eq!(route("/v1/predict"), "/v1/predict");
+        assert_eq!(route("/v1/predict/batch?x=1"), "/v1/predict/batch");
+        assert_eq!(route("/v1/predict/"), "unmatched");
+        assert_eq!(route("/users/7"), "unmatched");
     }
 }
