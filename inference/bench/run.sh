@@ -224,8 +224,10 @@ print(f"Each run: {seconds} s after 2 s warm-up, {conns} keep-alive connections,
 print(f"closed loop unless stated; floor and tidewatch rows are the median of {rounds} interleaved rounds.")
 print("Server CPU is user + system time of the server process per answered request.")
 print()
-print("| target | req/s | p50 ms | p99 ms | server CPU us/request | errors |")
-print("|---|---:|---:|---:|---:|---:|")
+print("Stolen is the share of the server's CPU the hypervisor gave to other guests during the run.")
+print()
+print("| target | req/s | p50 ms | p99 ms | server CPU us/request | stolen % | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 rows = [
     ("actix-web hello-world floor", floor),
     ("FastAPI + scikit-learn baseline (1 worker)", base),
@@ -237,7 +239,7 @@ rows = [
 ]
 for name, r in rows:
     print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-          f"{r['server_cpu_us_per_request']:.1f} | {r['errors']} |")
+          f"{r['server_cpu_us_per_request']:.1f} | {r['stolen_pct']:.1f} | {r['errors']} |")
 print()
 def verdict(ok): return "met" if ok else "NOT met"
 def median(values): return sorted(values)[len(values) // 2]

@@ -3,7 +3,8 @@
 //! from the scheduled send time so a stalled server cannot hide its queueing delay.
 //! Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds and, with
 //! `--cpu-pid`, the CPU time that process spent per answered request in the window — a
-//! figure that, unlike req/s, does not move when other work takes turns on the machine.
+//! figure that, unlike req/s, does not move when other work takes turns on the machine —
+//! and the share of that CPU the hypervisor gave to other guests meanwhile (`stolen_pct`).
 //!
 //! `loadgen --url http://127.0.0.1:8080/v1/predict --body-file t.json --connections 32
 //!  --seconds 10 [--rate 5000] [--cpu-pid 1234]`
@@ -134,11 +135,13 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let cpu_fields = match cpu {
         Some(task) => {
             let ticks = task.await??;
-            let cpu_seconds = ticks as f64 / CLOCK_TICKS_PER_SECOND;
+            let cpu_seconds = ticks.used as f64 / CLOCK_TICKS_PER_SECOND;
+            let stolen_seconds = ticks.stolen as f64 / CLOCK_TICKS_PER_SECOND;
             format!(
-                ",\"server_cpu_us_per_request\":{:.2},\"server_cpu_cores\":{:.2}",
+                ",\"server_cpu_us_per_request\":{:.2},\"server_cpu_cores\":{:.2},\"stolen_pct\":{:.1}",
                 cpu_seconds * 1e6 / latencies.len().max(1) as f64,
-                cpu_seconds / seconds
+                cpu_seconds / seconds,
+                stolen_seconds * 100.0 / (seconds * ticks.cpus as f64)
             )
         }
         None => String::new(),
@@ -157,12 +160,60 @@ async fn run(options: Options) -> anyhow::Result<()> {
 /// `utime` and `stime` in /proc are counted in USER_HZ, 100 per second on Linux.
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU ticks (user + system, all threads) `pid` used between `start` and `end`.
-async fn cpu_ticks_between(pid: u32, start: Instant, end: Instant) -> anyhow::Result<u64> {
+/// What the server's CPUs did over the measured window.
+struct CpuTicks {
+    /// User + system ticks of the server process, all threads.
+    used: u64,
+    /// Ticks the hypervisor gave to other guests while the server's CPUs wanted to run
+    /// ("steal" in /proc/stat): the usual reason the same build measures differently.
+    stolen: u64,
+    /// How many CPUs `stolen` was summed over.
+    cpus: usize,
+}
+
+async fn cpu_ticks_between(pid: u32, start: Instant, end: Instant) -> anyhow::Result<CpuTicks> {
+    let (stat_line, cpus) = server_cpus(pid)?;
     tokio::time::sleep_until(start.into()).await;
-    let before = cpu_ticks(pid)?;
+    let (used, stolen) = (cpu_ticks(pid)?, steal_ticks(&stat_line)?);
     tokio::time::sleep_until(end.into()).await;
-    Ok(cpu_ticks(pid)? - before)
+    Ok(CpuTicks {
+        used: cpu_ticks(pid)? - used,
+        stolen: steal_ticks(&stat_line)? - stolen,
+        cpus,
+    })
+}
+
+/// The /proc/stat line that covers `pid`'s CPUs: `cpuN` when it is pinned to one CPU,
+/// else the machine-wide `cpu` line; and how many CPUs that line sums.
+fn server_cpus(pid: u32) -> anyhow::Result<(String, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+        .unwrap_or_default();
+    Ok(match allowed.parse::<usize>() {
+        Ok(cpu) => (format!("cpu{cpu}"), 1),
+        Err(_) => (
+            "cpu".to_string(),
+            std::thread::available_parallelism()?.get(),
+        ),
+    })
+}
+
+/// The steal ticks (eighth value) of one /proc/stat line.
+fn steal_ticks(line_name: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let values = stat
+        .lines()
+        .find_map(|l| l.strip_prefix(line_name)?.strip_prefix(' '))
+        .with_context(|| format!("no {line_name} line in /proc/stat"))?;
+    Ok(values
+        .split_whitespace()
+        .nth(7)
+        .context("no steal field in /proc/stat")?
+        .parse()?)
 }
 
 fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
