@@ -243,24 +243,22 @@ for name, r in rows:
 print()
 def verdict(ok): return "met" if ok else "NOT met"
 def median(values): return sorted(values)[len(values) // 2]
-# Overheads pair the off and on runs of the same round (they ran seconds apart), then take
-# the median over rounds: steadier than comparing two medians taken from different rounds.
-def paired(mode, key, better_high):
-    pairs = zip(by_round["off"], by_round[mode])
-    if better_high:
-        return [(o[key] - n[key]) / o[key] * 100 for o, n in pairs]
-    return [(n[key] / o[key] - 1) * 100 for o, n in pairs]
-def side_by_side(pair_mode):
-    key = "server_cpu_us_per_request"
-    return [(p["on"][key] / p["off"][key] - 1) * 100 for p in by_round[pair_mode]]
 def listed(values): return ", ".join(f"{v:.1f}" for v in values)
-for label, mode, on, half in [("1% sampled (default)", "on1", on1, half1), ("10% sampled", "on10", on10, half10)]:
+CPU = "server_cpu_us_per_request"
+# Percent change of `key` from an off run to an instrumented one.
+def change(off_run, on_run, key): return (on_run[key] / off_run[key] - 1) * 100
+# Consecutive overheads pair the off and on runs of the same round (they ran seconds
+# apart), then take the median over rounds: steadier than comparing two medians taken
+# from different rounds. Side-by-side runs come as ready-made pairs.
+for label, mode, pair, on, half in [("1% sampled (default)", "on1", "pair1", on1, half1),
+                                    ("10% sampled", "on10", "pair10", on10, half10)]:
     ratio_base = on["rps"] / base["rps"] if base["rps"] else float("inf")
     ratio_floor = on["rps"] / floor["rps"]
-    per_round = paired(mode, "rps", True)
+    rounds_off_on = list(zip(by_round["off"], by_round[mode]))
+    per_round = [-change(o, n, "rps") for o, n in rounds_off_on]
     overhead = median(per_round)
-    cpu_overhead = median(paired(mode, "server_cpu_us_per_request", False))
-    concurrent = side_by_side(mode.replace("on", "pair"))
+    cpu_overhead = median([change(o, n, CPU) for o, n in rounds_off_on])
+    concurrent = [change(p["off"], p["on"], CPU) for p in by_round[pair]]
     print(f"- {label}: {ratio_base:.1f}x the baseline (target >= 25x: {verdict(ratio_base >= 25)}), "
           f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}), "
           f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}); "
