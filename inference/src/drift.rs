@@ -3,8 +3,6 @@
 //!
 //! Holds counts only; it never sees user identifiers and exports nothing by itself.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 /// Smallest bin share used in the PSI sum; an empty bin would make the log infinite.
@@ -47,6 +45,33 @@ impl ReferenceHistogram {
         histogram
     }
 
+    /// Why this histogram cannot be used for drift, if it cannot: bins must be ascending,
+    /// one share per bin, at most [`MAX_BINS`] bins.
+    pub fn problem(&self) -> Option<String> {
+        let name = &self.name;
+        if self.shares.len() != self.edges.len() + 1 {
+            return Some(format!(
+                "reference histogram `{name}` has {} shares for {} edges (needs edges + 1)",
+                self.shares.len(),
+                self.edges.len()
+            ));
+        }
+        if self.shares.len() > MAX_BINS {
+            return Some(format!(
+                "reference histogram `{name}` has {} bins, at most {MAX_BINS} are supported",
+                self.shares.len()
+            ));
+        }
+        if !self.edges.windows(2).all(|pair| pair[0] < pair[1])
+            || !self.edges.iter().all(|e| e.is_finite())
+        {
+            return Some(format!(
+                "reference histogram `{name}` has edges that are not finite and ascending"
+            ));
+        }
+        None
+    }
+
     /// The bin a value falls in.
     pub fn bin(&self, value: f64) -> usize {
         self.edges.partition_point(|&edge| edge < value)
@@ -65,64 +90,85 @@ pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
         .sum()
 }
 
-/// Sliding-window bin counts for one histogram.
-#[derive(Debug)]
-struct Window {
-    reference: ReferenceHistogram,
-    recent: VecDeque<u16>,
-    counts: Vec<u64>,
-}
+/// Most bins a reference histogram may have; the window stores bins as `u16`.
+pub const MAX_BINS: usize = 4096;
 
-/// The drift monitor of one model: one window per reference histogram.
+/// Marks a value that was not finite and so was not counted.
+const NOT_COUNTED: u16 = u16::MAX;
+
+/// The drift monitor of one model: sliding-window bin counts per reference histogram.
+///
+/// The window is one ring of rows, a row holding the bin of every histogram for one
+/// observation: recording or evicting an observation touches one place in memory rather
+/// than one queue per histogram.
 #[derive(Debug)]
 pub struct DriftMonitor {
+    references: Vec<ReferenceHistogram>,
+    /// `counts[h][bin]`: observations in the window that fell in `bin` of histogram `h`.
+    counts: Vec<Vec<u32>>,
+    /// Per histogram, the observations in the window that were counted (finite).
+    counted: Vec<u32>,
+    /// `capacity` rows of `references.len()` bins, oldest overwritten first.
+    ring: Vec<u16>,
     capacity: usize,
-    windows: Vec<Window>,
+    /// Rows held, up to `capacity`.
+    rows: usize,
+    /// The row the next observation goes to.
+    next: usize,
 }
 
 impl DriftMonitor {
-    /// `capacity` is the number of most recent observations each window keeps.
+    /// `capacity` is the number of most recent observations the window keeps.
     pub fn new(references: Vec<ReferenceHistogram>, capacity: usize) -> Self {
-        let windows = references
-            .into_iter()
-            .map(|reference| Window {
-                counts: vec![0; reference.shares.len()],
-                recent: VecDeque::with_capacity(capacity),
-                reference,
-            })
-            .collect();
+        let capacity = capacity.max(1);
         Self {
-            capacity: capacity.max(1),
-            windows,
+            counts: references.iter().map(|r| vec![0; r.shares.len()]).collect(),
+            counted: vec![0; references.len()],
+            ring: vec![NOT_COUNTED; capacity * references.len()],
+            capacity,
+            rows: 0,
+            next: 0,
+            references,
         }
     }
 
     /// Records one observation per histogram, in the order the references were given.
+    /// Values that are not finite are not counted.
     pub fn observe(&mut self, values: &[f64]) {
-        for (window, &value) in self.windows.iter_mut().zip(values) {
-            if !value.is_finite() {
-                continue;
+        let width = self.references.len();
+        let row = &mut self.ring[self.next * width..(self.next + 1) * width];
+        for (h, slot) in row.iter_mut().enumerate() {
+            if self.rows == self.capacity && *slot != NOT_COUNTED {
+                self.counts[h][usize::from(*slot)] -= 1;
+                self.counted[h] -= 1;
             }
-            if window.recent.len() == self.capacity
-                && let Some(old) = window.recent.pop_front()
-            {
-                window.counts[usize::from(old)] -= 1;
-            }
-            let bin = window.reference.bin(value);
-            window.counts[bin] += 1;
-            window.recent.push_back(bin as u16);
+            *slot = match values.get(h) {
+                Some(&value) if value.is_finite() => {
+                    let bin = self.references[h].bin(value);
+                    self.counts[h][bin] += 1;
+                    self.counted[h] += 1;
+                    // Fits: models with more than `MAX_BINS` bins are refused at load.
+                    bin as u16
+                }
+                _ => NOT_COUNTED,
+            };
         }
+        self.next = (self.next + 1) % self.capacity;
+        self.rows = (self.rows + 1).min(self.capacity);
     }
 
-    /// `(name, psi)` for every histogram that has seen at least `min_samples` values.
+    /// `(name, psi)` for every histogram that has counted at least `min_samples` values
+    /// in the window.
     pub fn psi(&self, min_samples: usize) -> Vec<(&str, f64)> {
-        self.windows
+        self.references
             .iter()
-            .filter(|w| w.recent.len() >= min_samples.max(1))
-            .map(|w| {
-                let total = w.recent.len() as f64;
-                let actual: Vec<f64> = w.counts.iter().map(|&c| c as f64 / total).collect();
-                (w.reference.name.as_str(), psi(&w.reference.shares, &actual))
+            .zip(&self.counts)
+            .zip(&self.counted)
+            .filter(|(_, counted)| **counted as usize >= min_samples.max(1))
+            .map(|((reference, counts), &counted)| {
+                let total = f64::from(counted);
+                let actual: Vec<f64> = counts.iter().map(|&c| f64::from(c) / total).collect();
+                (reference.name.as_str(), psi(&reference.shares, &actual))
             })
             .collect()
     }
@@ -179,5 +225,44 @@ mod tests {
         let mut monitor = DriftMonitor::new(vec![reference], 100);
         monitor.observe(&[1.0]);
         assert!(monitor.psi(10).is_empty());
+    }
+
+    #[test]
+    fn histograms_count_their_own_values_and_skip_non_finite_ones() {
+        let x = ReferenceHistogram::from_values("x", &spread(1000, 0.0), 10);
+        let y = ReferenceHistogram::from_values("y", &spread(1000, 0.0), 10);
+        let mut monitor = DriftMonitor::new(vec![x, y], 300);
+        for v in spread(600, 0.0) {
+            monitor.observe(&[v + 500.0, if v < 50.0 { v } else { f64::NAN }]);
+        }
+        let psi = monitor.psi(100);
+        assert_eq!(psi[0].0, "x");
+        assert!(psi[0].1 > 1.0, "{psi:?}");
+        assert_eq!(psi[1].0, "y");
+        assert!(
+            psi[1].1 > 0.5,
+            "only the low half of y was counted: {psi:?}"
+        );
+        // The NaNs leave y with 150 counted values in the window.
+        assert!(monitor.psi(151).iter().all(|(name, _)| *name != "y"));
+        assert!(monitor.psi(150).iter().any(|(name, _)| *name == "y"));
+    }
+
+    #[test]
+    fn unusable_references_are_named() {
+        let good = ReferenceHistogram::from_values("x", &spread(100, 0.0), 10);
+        assert_eq!(good.problem(), None);
+        let mut short = good.clone();
+        short.shares.pop();
+        assert!(short.problem().unwrap().contains("`x`"));
+        let mut unsorted = good;
+        unsorted.edges.swap(0, 1);
+        assert!(unsorted.problem().unwrap().contains("ascending"));
+        let huge = ReferenceHistogram {
+            name: "x".into(),
+            edges: (0..MAX_BINS).map(|i| i as f64).collect(),
+            shares: vec![0.0; MAX_BINS + 1],
+        };
+        assert!(huge.problem().unwrap().contains("at most"));
     }
 }

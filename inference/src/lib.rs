@@ -27,4 +27,5 @@ pub mod service;
 pub mod store;
 pub mod synth;
 pub mod telemetry;
+pub mod trace;
 pub mod train;

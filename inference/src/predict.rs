@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use tracing::Instrument;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::Span as _;
 
 use crate::backend::{Backend, BackendError};
 use crate::coalesce::Coalescer;
@@ -14,6 +15,7 @@ use crate::model::Thresholds;
 use crate::privacy::pseudonymize;
 use crate::schema::{Contribution, Prediction, RiskLevel, ValidRequest};
 use crate::store::{FeatureStore, Lookup, LookupResult};
+use crate::trace::RequestTrace;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
@@ -108,32 +110,29 @@ impl Predictor {
         &self.store
     }
 
-    /// Predictions in request order, scored through this worker's `coalescer`. `traced`
-    /// requests get `feature_fetch` and `inference` spans under the current request span.
+    /// Predictions in request order, scored through this worker's `coalescer`. Sampled
+    /// requests get `feature_fetch` and `inference` spans under their request span.
     pub async fn predict(
         &self,
         coalescer: &Coalescer,
         requests: Vec<ValidRequest>,
-        trace_id: &str,
-        traced: bool,
+        trace: &RequestTrace,
     ) -> Result<Vec<Prediction>, BackendError> {
-        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id, traced))).await;
+        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id, trace))).await;
         let defaults = &self.backend.metadata().population_defaults;
         let rows = requests
             .iter()
             .zip(&lookups)
             .map(|(r, l)| engineer(&r.transaction, l.features.as_ref().unwrap_or(defaults)))
             .collect::<Vec<_>>();
-        let span = if traced {
-            tracing::info_span!(
-                "inference",
-                rows = rows.len(),
-                device = self.backend.device()
-            )
-        } else {
-            tracing::Span::none()
-        };
-        let scored = coalescer.score(rows.clone()).instrument(span).await?;
+        let span = trace.child("inference", || {
+            vec![
+                KeyValue::new("rows", rows.len() as i64),
+                KeyValue::new("device", self.backend.device()),
+            ]
+        });
+        let scored = coalescer.score(rows.clone()).await?;
+        drop(span);
 
         let metadata = self.backend.metadata();
         let mut predictions = Vec::with_capacity(requests.len());
@@ -148,7 +147,7 @@ impl Predictor {
             }
             let defaulted = lookup.features.is_none();
             tracing::debug!(
-                trace_id,
+                trace_id = trace.trace_id,
                 user = %pseudonymize(&request.user_id),
                 score = probability,
                 decision = ?decision,
@@ -179,25 +178,20 @@ impl Predictor {
                 top_features: top,
                 features_defaulted: defaulted,
                 feature_store_result: lookup.result,
-                trace_id: trace_id.to_string(),
+                trace_id: trace.trace_id.clone(),
             });
         }
         Ok(predictions)
     }
 
-    async fn lookup(&self, user_id: &str, traced: bool) -> Lookup {
-        let lookup = if traced {
-            let span = tracing::info_span!(
-                "feature_fetch",
-                store = self.store.kind(),
-                result = tracing::field::Empty
-            );
-            let lookup = self.store.fetch(user_id).instrument(span.clone()).await;
-            span.record("result", tracing::field::debug(lookup.result));
-            lookup
-        } else {
-            self.store.fetch(user_id).await
-        };
+    async fn lookup(&self, user_id: &str, trace: &RequestTrace) -> Lookup {
+        let mut span = trace.child("feature_fetch", || {
+            vec![KeyValue::new("store", self.store.kind())]
+        });
+        let lookup = self.store.fetch(user_id).await;
+        if let Some(span) = &mut span {
+            span.set_attribute(KeyValue::new("result", format!("{:?}", lookup.result)));
+        }
         if let Some(handles) = &self.handles {
             handles.lookups[lookup.result as usize].inc();
             handles

@@ -16,9 +16,11 @@ use crate::gpu::GpuPoller;
 use crate::metrics::{DeviceLabels, Metrics};
 use crate::model::{self, FraudModel, ModelError};
 use crate::predict::Predictor;
+use crate::server::request_metrics::RequestMetrics;
 use crate::server::{self, AppState, ServerSettings};
 use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
+use crate::trace::RequestTracer;
 
 /// How long readiness waits for a remote feature store at start-up. Past it the server
 /// goes ready anyway: a dead Redis must not keep every replica out of service.
@@ -46,10 +48,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         log_filter: config.log_filter.clone(),
         log_format: config.log_format,
         otlp_endpoint: config.otlp_endpoint.clone(),
-        sample_ratio: config.trace_sample_ratio,
         service_name: config.service_name.clone(),
     })?;
-    let result = serve_with_telemetry(&config).await;
+    let result = serve_with_telemetry(&config, telemetry.tracer()).await;
     if let Err(error) = &result {
         tracing::error!(%error, "server stopped with an error");
     }
@@ -58,7 +59,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     result
 }
 
-async fn serve_with_telemetry(config: &ServeConfig) -> Result<(), ServeError> {
+async fn serve_with_telemetry(
+    config: &ServeConfig,
+    tracer: RequestTracer,
+) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     let instrument = !config.disable_instrumentation;
     let device = model::select_device();
@@ -120,12 +124,14 @@ async fn serve_with_telemetry(config: &ServeConfig) -> Result<(), ServeError> {
     }
     let state = Data::new(AppState {
         predictor: Predictor::new(backend.clone(), store.clone(), &metrics, instrument),
+        request_metrics: RequestMetrics::new(metrics.clone()),
         metrics,
         drift,
         admission: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
         ready: AtomicBool::new(false),
         faults,
         instrument,
+        tracer,
         trace_sample_ratio: config.trace_sample_ratio.clamp(0.0, 1.0),
         max_body_bytes: config.max_body_bytes,
         max_batch_size: config.max_batch_size.max(1),

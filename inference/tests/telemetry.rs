@@ -221,11 +221,17 @@ fn logs_are_json_with_trace_ids_and_without_personal_data_or_secrets() {
     for line in &predictions {
         assert_eq!(line["trace_id"].as_str().map(str::len), Some(32), "{line}");
     }
+    let refused: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request refused")
+        .collect();
     assert!(
-        lines
-            .iter()
-            .any(|l| l["message"] == "request refused" && l["field"] == "card_number")
+        refused.iter().any(|l| l["field"] == "card_number"),
+        "{logs}"
     );
+    for line in &refused {
+        assert_eq!(line["trace_id"].as_str().map(str::len), Some(32), "{line}");
+    }
     assert!(
         logs.contains("redis://[redacted]@127.0.0.1"),
         "the Redis URL is logged redacted"

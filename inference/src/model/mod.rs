@@ -89,6 +89,20 @@ impl FraudModel {
                 "normalisation length differs from the feature count".into(),
             ));
         }
+        if metadata.feature_reference.len() != FEATURE_COUNT {
+            return Err(ModelError::Incompatible(format!(
+                "{} reference histograms for {FEATURE_COUNT} features",
+                metadata.feature_reference.len()
+            )));
+        }
+        if let Some(problem) = metadata
+            .feature_reference
+            .iter()
+            .chain([&metadata.score_reference])
+            .find_map(|h| h.problem())
+        {
+            return Err(ModelError::Incompatible(problem));
+        }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let net = FraudNet::new(&vb, FEATURE_COUNT, metadata.hidden_units)?;
         Ok(Self {
@@ -160,4 +174,33 @@ pub fn select_device() -> Device {
         return device;
     }
     Device::Cpu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(edit: impl FnOnce(&mut ModelMetadata)) -> Result<FraudModel, ModelError> {
+        let mut metadata: ModelMetadata = serde_json::from_str(BUNDLED_METADATA).unwrap();
+        edit(&mut metadata);
+        let tensors = candle_core::safetensors::load_buffer(BUNDLED_WEIGHTS, &Device::Cpu).unwrap();
+        FraudModel::from_parts(tensors, metadata, &Device::Cpu)
+    }
+
+    #[test]
+    fn metadata_with_unusable_drift_references_is_refused() {
+        assert!(load(|_| {}).is_ok());
+        let error = load(|m| {
+            m.feature_reference.pop();
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("reference histograms"),
+            "{error}"
+        );
+        let error = load(|m| m.score_reference.shares.push(0.0)).unwrap_err();
+        assert!(error.to_string().contains("prediction_score"), "{error}");
+        let error = load(|m| m.feature_reference[0].edges.reverse()).unwrap_err();
+        assert!(error.to_string().contains("ascending"), "{error}");
+    }
 }

@@ -49,6 +49,21 @@ impl ApiError {
         }
     }
 
+    /// Logs the failure of the request with `trace_id`: model failures as errors, refused
+    /// requests at debug level, naming the field but never its value.
+    pub fn log(&self, trace_id: &str) {
+        if let Self::Model(error) = self {
+            tracing::error!(trace_id, %error, "prediction failed");
+        } else {
+            tracing::debug!(
+                trace_id,
+                code = self.code(),
+                field = self.field().as_deref(),
+                "request refused"
+            );
+        }
+    }
+
     fn field(&self) -> Option<String> {
         match self {
             Self::Malformed(e) | Self::Invalid(e) => Some(e.field.clone()),
@@ -85,15 +100,6 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Overloaded | Self::NotReady) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
-        }
-        if let Self::Model(error) = self {
-            tracing::error!(%error, "prediction failed");
-        } else {
-            tracing::debug!(
-                code = self.code(),
-                field = self.field().as_deref(),
-                "request refused"
-            );
         }
         response.json(ErrorBody {
             error: ErrorDetail {

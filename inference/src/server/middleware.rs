@@ -1,5 +1,6 @@
-//! Per-request instrumentation: the request span (joined to a W3C parent), the trace id
-//! handed to handlers, in-flight and RED metrics by route pattern.
+//! Per-request instrumentation: the trace (a request span joined to a W3C parent when
+//! sampled) handed to handlers, in-flight and RED metrics by route, and the log line of
+//! a failed request.
 
 use std::time::Instant;
 
@@ -9,36 +10,22 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, HttpMessage};
-use tracing::Instrument;
 
-use super::AppState;
-use crate::metrics::{RequestLabels, RouteLabels};
-use crate::telemetry;
-
-/// The trace of the current request: its id, and whether spans are recorded for it.
-#[derive(Debug, Clone, Default)]
-pub struct RequestTrace {
-    pub trace_id: String,
-    pub sampled: bool,
-}
+use super::error::ApiError;
+use super::{AppState, ROUTES};
+use crate::trace::{self, RequestTrace};
 
 /// Routes by pattern; anything else is `unmatched` so labels stay bounded.
 fn route_label(pattern: Option<&str>) -> &'static str {
     pattern.and_then(known_route).unwrap_or("unmatched")
 }
 
-/// The route label of a registered pattern. Every route is a static path, so a request
-/// whose path is one of these matched that route.
+/// The route label of a registered pattern.
 fn known_route(pattern: &str) -> Option<&'static str> {
-    Some(match pattern {
-        "/v1/predict" => "/v1/predict",
-        "/v1/predict/batch" => "/v1/predict/batch",
-        "/v1/model" => "/v1/model",
-        "/healthz" => "/healthz",
-        "/readyz" => "/readyz",
-        "/metrics" => "/metrics",
-        _ => return None,
-    })
+    ROUTES
+        .iter()
+        .find(|(route, _)| *route == pattern)
+        .map(|(route, _)| *route)
 }
 
 /// The request's route label. Asking actix for the matched pattern walks the route table
@@ -68,69 +55,54 @@ pub async fn observe(
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
         return next.call(req).await;
     };
-    let decision = telemetry::head_sample(req.headers(), state.trace_sample_ratio);
+    let decision = trace::head_sample(req.headers(), state.trace_sample_ratio);
     if !state.instrument {
-        req.extensions_mut().insert(RequestTrace {
-            trace_id: decision.trace_id,
-            sampled: false,
-        });
-        return next.call(req).await;
+        let trace_id = decision.trace_id;
+        req.extensions_mut()
+            .insert(RequestTrace::unsampled(trace_id.clone()));
+        let response = next.call(req).await?;
+        log_failure(&response, &trace_id);
+        return Ok(response);
     }
     let route = request_route(&req);
     let method = method_label(req.method());
-    let (span, trace_id) = if decision.sampled {
-        let span = tracing::info_span!(
-            "request",
-            otel.name = %format_args!("{method} {route}"),
-            otel.kind = "server",
-            http.route = route,
-            http.request.method = method,
-            http.response.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        );
-        let trace_id = telemetry::attach(&span, req.headers());
-        span.record("trace_id", trace_id.as_str());
-        (span, trace_id)
-    } else {
-        (tracing::Span::none(), decision.trace_id)
-    };
-    req.extensions_mut().insert(RequestTrace {
-        trace_id: trace_id.clone(),
-        sampled: decision.sampled,
-    });
+    let trace = state.tracer.start(decision, req.headers(), method, route);
+    req.extensions_mut().insert(trace.clone());
 
-    let metrics = &state.metrics;
-    metrics.in_flight.inc();
+    let in_flight = &state.metrics.in_flight;
+    in_flight.inc();
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = next.call(req).await;
     let elapsed = started.elapsed().as_secs_f64();
-    metrics.in_flight.dec();
+    in_flight.dec();
     let code = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.as_response_error().status_code().as_u16(),
     };
-    span.record("http.response.status_code", code);
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            method,
-            code,
-        })
-        .inc();
-    metrics
-        .request_duration
-        .get_or_create(&RouteLabels { route, method })
-        .observe(elapsed);
+    trace.end(code);
+    state.request_metrics.record(route, method, code, elapsed);
     let mut response = result?;
-    if !trace_id.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&trace_id)
+    log_failure(&response, &trace.trace_id);
+    if !trace.trace_id.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&trace.trace_id)
     {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-trace-id"), value);
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
     }
     Ok(response)
+}
+
+const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// Logs a handler's error with the request's trace id; the error's own response is
+/// built without it.
+fn log_failure<B>(response: &ServiceResponse<B>, trace_id: &str) {
+    if let Some(error) = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+    {
+        error.log(trace_id);
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod middleware;
+pub mod request_metrics;
 pub mod routes;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,18 +21,23 @@ use crate::drift::DriftMonitor;
 use crate::fault::FaultInjector;
 use crate::metrics::Metrics;
 use crate::predict::Predictor;
+use crate::trace::RequestTracer;
+use request_metrics::RequestMetrics;
 
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct AppState {
     pub predictor: Predictor,
     pub metrics: Arc<Metrics>,
+    pub request_metrics: RequestMetrics,
     pub drift: Arc<Mutex<DriftMonitor>>,
     /// Prediction requests served at once; the rest get 429.
     pub admission: Arc<Semaphore>,
     pub ready: AtomicBool,
     pub faults: FaultInjector,
     pub instrument: bool,
+    /// Starts the spans of sampled requests.
+    pub tracer: RequestTracer,
     /// Share of new traces recorded (head sampling in the request middleware).
     pub trace_sample_ratio: f64,
     pub max_body_bytes: usize,
@@ -39,7 +45,18 @@ pub struct AppState {
     pub drift_min_samples: usize,
 }
 
-/// Registers the routes on an app.
+/// Every route, with its method. All are static paths: a request whose path is one of
+/// these matched that route, and the path is its `route` label.
+pub const ROUTES: [(&str, &str); 6] = [
+    ("/v1/predict", "POST"),
+    ("/v1/predict/batch", "POST"),
+    ("/v1/model", "GET"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+];
+
+/// Registers the routes on an app; the same set as [`ROUTES`].
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/v1/predict", web::post().to(routes::predict))

@@ -11,10 +11,10 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::middleware::RequestTrace;
 use crate::coalesce::Coalescer;
 use crate::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
+use crate::trace::RequestTrace;
 
 pub async fn predict(
     state: Data<AppState>,
@@ -28,7 +28,7 @@ pub async fn predict(
     let trace = request_trace(&req);
     let mut predictions = state
         .predictor
-        .predict(&coalescer, vec![valid], &trace.trace_id, trace.sampled)
+        .predict(&coalescer, vec![valid], &trace)
         .await?;
     Ok(HttpResponse::Ok().json(predictions.remove(0)))
 }
@@ -59,10 +59,7 @@ pub async fn predict_batch(
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
-    let predictions = state
-        .predictor
-        .predict(&coalescer, valid, &trace.trace_id, trace.sampled)
-        .await?;
+    let predictions = state.predictor.predict(&coalescer, valid, &trace).await?;
     Ok(HttpResponse::Ok().json(BatchPrediction {
         predictions,
         trace_id: trace.trace_id,
