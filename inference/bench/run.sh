@@ -149,33 +149,41 @@ for round in $(seq 1 "$ROUNDS"); do
   measure on10; ON10_RUNS+=("$RESULT")
 done
 
-# --- overhead side by side: the off server and an instrumented one on the same CPU at the
-# same time, each loaded by its own generator with half the connections. Whatever slows
-# the machine down slows both alike, so their CPU per request compares closely even when
-# back-to-back runs of one build differ by 20 %. The two also evict each other's caches,
-# which inflates both and, with its larger working set, probably the instrumented one
-# more: read it as an upper bound. ---
-# side_by_side MODE -> sets PAIR to {"off": run, "on": run}
+# --- side by side: an instrumented server and a reference (the off server, or the floor)
+# on the same CPU at the same time, each loaded by its own generator with half the
+# connections. Whatever slows the machine down slows both alike, so their CPU per request
+# compares closely even when back-to-back runs of one build differ by 20 %. The two also
+# evict each other's caches, which inflates both and, with its larger working set,
+# probably the instrumented one more: read it as pessimistic for tidewatch. ---
+# side_by_side REFERENCE RATIO -> sets PAIR to {"reference": run, "on": run}; REFERENCE
+# is `off` (a tidewatch server started with instrumentation off) or `floor`
 side_by_side() {
-  local mode=$1 off_port on_port off_pid on_pid off_load off_json on_json
-  off_port=$(free_port); on_port=$(free_port)
-  off_pid=$(serve "$off_port" --disable-instrumentation); PIDS+=("$off_pid")
-  on_pid=$(serve "$on_port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio "$mode"); PIDS+=("$on_pid")
-  wait_http "http://127.0.0.1:$off_port/readyz"
+  local reference=$1 ratio=$2 ref_port ref_pid on_port on_pid ref_load ref_json on_json
+  if [ "$reference" = floor ]; then
+    ref_port=$FLOOR_PORT; ref_pid=$FLOOR_PID
+  else
+    ref_port=$(free_port)
+    ref_pid=$(serve "$ref_port" --disable-instrumentation); PIDS+=("$ref_pid")
+  fi
+  on_port=$(free_port)
+  on_pid=$(serve "$on_port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio "$ratio"); PIDS+=("$on_pid")
+  wait_http "http://127.0.0.1:$ref_port/readyz"
   wait_http "http://127.0.0.1:$on_port/readyz"
-  CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$off_port/v1/predict" "$off_pid" > "$WORK/pair-off.json" &
-  off_load=$!
+  CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$ref_port/v1/predict" "$ref_pid" > "$WORK/pair-ref.json" &
+  ref_load=$!
   on_json=$(CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$on_port/v1/predict" "$on_pid")
-  wait "$off_load"
-  off_json=$(cat "$WORK/pair-off.json")
-  PAIR=$(python3 -c 'import json, sys; print(json.dumps({"off": json.loads(sys.argv[1]), "on": json.loads(sys.argv[2])}))' "$off_json" "$on_json")
-  stop "$off_pid"; stop "$on_pid"
+  wait "$ref_load"
+  ref_json=$(cat "$WORK/pair-ref.json")
+  PAIR=$(python3 -c 'import json, sys; print(json.dumps({"reference": json.loads(sys.argv[1]), "on": json.loads(sys.argv[2])}))' "$ref_json" "$on_json")
+  stop "$on_pid"
+  if [ "$reference" != floor ]; then stop "$ref_pid"; fi
 }
-declare -a PAIR1_RUNS PAIR10_RUNS
+declare -a PAIR1_RUNS PAIR10_RUNS FLOOR_PAIR_RUNS
 for round in $(seq 1 "$ROUNDS"); do
-  log "side by side $round/$ROUNDS: off with 1% sampled, then off with 10% sampled"
-  side_by_side 0.01; PAIR1_RUNS+=("$PAIR")
-  side_by_side 0.1; PAIR10_RUNS+=("$PAIR")
+  log "side by side $round/$ROUNDS: off with 1% sampled, off with 10% sampled, floor with 1% sampled"
+  side_by_side off 0.01; PAIR1_RUNS+=("$PAIR")
+  side_by_side off 0.1; PAIR10_RUNS+=("$PAIR")
+  side_by_side floor 0.01; FLOOR_PAIR_RUNS+=("$PAIR")
 done
 
 median_run() {
@@ -189,10 +197,11 @@ PY
 as_json_list() {
   python3 -c 'import json, sys; print(json.dumps([json.loads(r) for r in sys.argv[1:]]))' "$@"
 }
-ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10", "pair1", "pair10"], map(json.loads, sys.argv[1:])))))' \
+ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10", "pair1", "pair10", "floor_pair"], map(json.loads, sys.argv[1:])))))' \
   "$(as_json_list "${FLOOR_RUNS[@]}")" "$(as_json_list "${OFF_RUNS[@]}")" \
   "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON10_RUNS[@]}")" \
-  "$(as_json_list "${PAIR1_RUNS[@]}")" "$(as_json_list "${PAIR10_RUNS[@]}")")
+  "$(as_json_list "${PAIR1_RUNS[@]}")" "$(as_json_list "${PAIR10_RUNS[@]}")" \
+  "$(as_json_list "${FLOOR_PAIR_RUNS[@]}")")
 FLOOR=$(median_run "${FLOOR_RUNS[@]}")
 OFF=$(median_run "${OFF_RUNS[@]}")
 ON1=$(median_run "${ON1_RUNS[@]}")
@@ -205,16 +214,20 @@ measure on1 --rate "$HALF1_RATE"; HALF1=$RESULT
 HALF10_RATE=$(python3 -c "print(round($(field "$ON10" rps) / 2))")
 log "tidewatch (10% sampled) open loop at $HALF10_RATE req/s"
 measure on10 --rate "$HALF10_RATE"; HALF10=$RESULT
+# The floor at the same rate: the tail latency this machine and load generator give a
+# server that does almost nothing.
+log "floor open loop at $HALF1_RATE req/s"
+HALF_FLOOR=$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" --rate "$HALF1_RATE")
 stop "$FLOOR_PID"
 
 mkdir -p "$OUT_DIR"
 echo "$ROUNDS_JSON" > "$OUT_DIR/rounds.json"
-BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" "$ROUNDS_JSON" \
+BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$HALF_FLOOR" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" "$ROUNDS_JSON" \
   > "$OUT_DIR/results.md" <<'PY'
 import json, os, sys
-floor, base, off, on1, on10, half1, half10 = (json.loads(a) for a in sys.argv[1:8])
-seconds, conns, rounds = sys.argv[8:11]
-by_round = json.loads(sys.argv[11])
+floor, base, off, on1, on10, half1, half10, half_floor = (json.loads(a) for a in sys.argv[1:9])
+seconds, conns, rounds = sys.argv[9:12]
+by_round = json.loads(sys.argv[12])
 load = open("/proc/loadavg").read().split()[:3]
 pinned = os.environ.get("BENCH_PINNED") == "1"
 print(f"Machine: {os.cpu_count()} CPUs (load average {' '.join(load)} at the end); "
@@ -236,6 +249,7 @@ rows = [
     ("tidewatch, metrics + tracing on, 10% sampled", on10),
     (f"tidewatch 1% sampled, open loop at {round(on1['rps'] / 2)} req/s (half of peak)", half1),
     (f"tidewatch 10% sampled, open loop at {round(on10['rps'] / 2)} req/s (half of peak)", half10),
+    (f"floor, open loop at {round(on1['rps'] / 2)} req/s (tidewatch 1%'s half of peak)", half_floor),
 ]
 for name, r in rows:
     print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
@@ -258,10 +272,20 @@ for label, mode, pair, on, half in [("1% sampled (default)", "on1", "pair1", on1
     per_round = [-change(o, n, "rps") for o, n in rounds_off_on]
     overhead = median(per_round)
     cpu_overhead = median([change(o, n, CPU) for o, n in rounds_off_on])
-    concurrent = [change(p["off"], p["on"], CPU) for p in by_round[pair]]
+    concurrent = [change(p["reference"], p["on"], CPU) for p in by_round[pair]]
+    floor_text = f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}"
+    if mode == "on1":
+        # Capacity per CPU second, floor and tidewatch measured at the same time.
+        shares = [p["reference"][CPU] / p["on"][CPU] for p in by_round["floor_pair"]]
+        floor_text += (f"; side by side on one CPU {median(shares):.2f}, median of rounds "
+                       f"{', '.join(f'{s:.2f}' for s in shares)}: {verdict(median(shares) >= 0.6)}")
+    floor_text += ")"
+    half_text = f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}"
+    if mode == "on1":
+        half_text += f"; the floor at the same rate: {half_floor['p99_ms']:.2f} ms"
+    half_text += ")"
     print(f"- {label}: {ratio_base:.1f}x the baseline (target >= 25x: {verdict(ratio_base >= 25)}), "
-          f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}), "
-          f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}); "
+          f"{floor_text}, {half_text}; "
           f"instrumentation overhead (target <= 5%): {overhead:.1f}% of req/s in consecutive runs "
           f"(median of rounds {listed(per_round)}; {verdict(overhead <= 5)}), {cpu_overhead:+.1f}% CPU per request, "
           f"{median(concurrent):+.1f}% CPU per request side by side on one CPU "

@@ -154,7 +154,8 @@ pub struct ServeConfig {
     /// Fault injection for alert tests: delay added to every prediction, in milliseconds.
     #[arg(long, env = "TIDEWATCH_FAULT_LATENCY_MS", default_value_t = 0)]
     pub fault_latency_ms: u64,
-    /// Benchmarking only: record no metrics and create no spans.
+    /// Benchmarking only: record no metrics (request, prediction, feature-store, drift)
+    /// and create no spans.
     #[arg(long, env = "TIDEWATCH_DISABLE_INSTRUMENTATION")]
     pub disable_instrumentation: bool,
 }

@@ -6,6 +6,7 @@
 //! unsampled one costs nothing beyond the sampling draw.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use actix_web::http::header::{HeaderMap, HeaderName};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -83,20 +84,21 @@ impl RequestTracer {
             } else {
                 trace_id.to_string()
             },
-            span: Some(SampledSpan {
+            span: Some(Arc::new(SampledSpan {
                 tracer: self.tracer.clone(),
                 context: parent.with_span(span),
-            }),
+            })),
         }
     }
 }
 
 /// The trace of one request: its id (returned to the caller and logged) and, when
-/// sampled, the request span that child spans hang from.
+/// sampled, the request span that child spans hang from. Small and cheap to clone: it
+/// travels with every request, sampled or not.
 #[derive(Debug, Clone, Default)]
 pub struct RequestTrace {
     pub trace_id: String,
-    span: Option<SampledSpan>,
+    span: Option<Arc<SampledSpan>>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +225,7 @@ impl Extractor for HeaderExtractor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_sdk::error::OTelSdkResult;
