@@ -186,26 +186,18 @@ for round in $(seq 1 "$ROUNDS"); do
   side_by_side floor 0.01; FLOOR_PAIR_RUNS+=("$PAIR")
 done
 
-median_run() {
+# median_by KEY RUN... -> the run whose KEY is the median
+median_by() {
   python3 - "$@" <<'PY'
 import json, sys
-runs = sorted((json.loads(r) for r in sys.argv[1:]), key=lambda r: r["rps"])
+runs = sorted((json.loads(r) for r in sys.argv[2:]), key=lambda r: r[sys.argv[1]])
 print(json.dumps(runs[len(runs) // 2]))
 PY
 }
-# every run of every round, for the paired overheads below and for anyone checking the medians
-as_json_list() {
-  python3 -c 'import json, sys; print(json.dumps([json.loads(r) for r in sys.argv[1:]]))' "$@"
-}
-ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10", "pair1", "pair10", "floor_pair"], map(json.loads, sys.argv[1:])))))' \
-  "$(as_json_list "${FLOOR_RUNS[@]}")" "$(as_json_list "${OFF_RUNS[@]}")" \
-  "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON10_RUNS[@]}")" \
-  "$(as_json_list "${PAIR1_RUNS[@]}")" "$(as_json_list "${PAIR10_RUNS[@]}")" \
-  "$(as_json_list "${FLOOR_PAIR_RUNS[@]}")")
-FLOOR=$(median_run "${FLOOR_RUNS[@]}")
-OFF=$(median_run "${OFF_RUNS[@]}")
-ON1=$(median_run "${ON1_RUNS[@]}")
-ON10=$(median_run "${ON10_RUNS[@]}")
+FLOOR=$(median_by rps "${FLOOR_RUNS[@]}")
+OFF=$(median_by rps "${OFF_RUNS[@]}")
+ON1=$(median_by rps "${ON1_RUNS[@]}")
+ON10=$(median_by rps "${ON10_RUNS[@]}")
 
 # --- latency at half of peak (open loop), three interleaved rounds, the median p99 kept:
 # one stall of the virtual CPU can set a single run's p99. The floor at tidewatch's rate
@@ -220,19 +212,20 @@ for round in 1 2 3; do
   HALF_FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" --rate "$HALF1_RATE")")
 done
 stop "$FLOOR_PID"
-median_p99() {
-  python3 - "$@" <<'PY'
-import json, sys
-runs = sorted((json.loads(r) for r in sys.argv[1:]), key=lambda r: r["p99_ms"])
-print(json.dumps(runs[len(runs) // 2]))
-PY
-}
-HALF1=$(median_p99 "${HALF1_RUNS[@]}")
-HALF10=$(median_p99 "${HALF10_RUNS[@]}")
-HALF_FLOOR=$(median_p99 "${HALF_FLOOR_RUNS[@]}")
+HALF1=$(median_by p99_ms "${HALF1_RUNS[@]}")
+HALF10=$(median_by p99_ms "${HALF10_RUNS[@]}")
+HALF_FLOOR=$(median_by p99_ms "${HALF_FLOOR_RUNS[@]}")
 
-ROUNDS_JSON=$(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d.update(zip(["half1", "half10", "half_floor"], map(json.loads, sys.argv[2:]))); print(json.dumps(d))' \
-  "$ROUNDS_JSON" "$(as_json_list "${HALF1_RUNS[@]}")" "$(as_json_list "${HALF10_RUNS[@]}")" "$(as_json_list "${HALF_FLOOR_RUNS[@]}")")
+# every run of every round, for the paired overheads below and for anyone checking the medians
+as_json_list() {
+  python3 -c 'import json, sys; print(json.dumps([json.loads(r) for r in sys.argv[1:]]))' "$@"
+}
+ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10", "pair1", "pair10", "floor_pair", "half1", "half10", "half_floor"], map(json.loads, sys.argv[1:])))))' \
+  "$(as_json_list "${FLOOR_RUNS[@]}")" "$(as_json_list "${OFF_RUNS[@]}")" \
+  "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON10_RUNS[@]}")" \
+  "$(as_json_list "${PAIR1_RUNS[@]}")" "$(as_json_list "${PAIR10_RUNS[@]}")" \
+  "$(as_json_list "${FLOOR_PAIR_RUNS[@]}")" "$(as_json_list "${HALF1_RUNS[@]}")" \
+  "$(as_json_list "${HALF10_RUNS[@]}")" "$(as_json_list "${HALF_FLOOR_RUNS[@]}")")
 mkdir -p "$OUT_DIR"
 echo "$ROUNDS_JSON" > "$OUT_DIR/rounds.json"
 BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$HALF_FLOOR" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" "$ROUNDS_JSON" \

@@ -117,8 +117,6 @@ pub struct DriftMonitor {
     references: Vec<ReferenceHistogram>,
     /// `counts[h][bin]`: observations in the window that fell in `bin` of histogram `h`.
     counts: Vec<Vec<u32>>,
-    /// Per histogram, the observations in the window that were counted (finite).
-    counted: Vec<u32>,
     /// `capacity` rows of `references.len()` bins, oldest overwritten first.
     ring: Vec<u8>,
     capacity: usize,
@@ -134,7 +132,6 @@ impl DriftMonitor {
         let capacity = capacity.max(1);
         Self {
             counts: references.iter().map(|r| vec![0; r.shares.len()]).collect(),
-            counted: vec![0; references.len()],
             ring: vec![NOT_COUNTED; capacity * references.len()],
             capacity,
             rows: 0,
@@ -151,13 +148,11 @@ impl DriftMonitor {
         for (h, slot) in row.iter_mut().enumerate() {
             if self.rows == self.capacity && *slot != NOT_COUNTED {
                 self.counts[h][usize::from(*slot)] -= 1;
-                self.counted[h] -= 1;
             }
             *slot = match values.get(h) {
                 Some(&value) if value.is_finite() => {
                     let bin = self.references[h].bin(value);
                     self.counts[h][bin] += 1;
-                    self.counted[h] += 1;
                     // Fits: models with more than `MAX_BINS` bins are refused at load.
                     bin as u8
                 }
@@ -174,12 +169,15 @@ impl DriftMonitor {
         self.references
             .iter()
             .zip(&self.counts)
-            .zip(&self.counted)
-            .filter(|(_, counted)| **counted as usize >= min_samples.max(1))
-            .map(|((reference, counts), &counted)| {
+            .filter_map(|(reference, counts)| {
+                // The values counted in the window; non-finite ones are in no bin.
+                let counted: u32 = counts.iter().sum();
+                if (counted as usize) < min_samples.max(1) {
+                    return None;
+                }
                 let total = f64::from(counted);
                 let actual: Vec<f64> = counts.iter().map(|&c| f64::from(c) / total).collect();
-                (reference.name.as_str(), psi(&reference.shares, &actual))
+                Some((reference.name.as_str(), psi(&reference.shares, &actual)))
             })
             .collect()
     }
