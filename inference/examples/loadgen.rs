@@ -1,7 +1,8 @@
 //! Benchmark load generator: HTTP/1.1 keep-alive POSTs to one loopback URL, closed-loop
 //! (as fast as the server answers) or open-loop at a fixed rate, with latency measured
 //! from the scheduled send time so a stalled server cannot hide its queueing delay.
-//! Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds and, with
+//! Open-loop sends leave at their scheduled time to within microseconds (see
+//! [`pace_until`]). Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds and, with
 //! `--cpu-pid`, the CPU time that process spent per answered request in the window — a
 //! figure that, unlike req/s, does not move when other work takes turns on the machine —
 //! and the share of that CPU the hypervisor gave to other guests meanwhile (`stolen_pct`).
@@ -232,6 +233,24 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(utime + stime)
 }
 
+/// Waits until `slot` to within a few microseconds. Tokio's timer ticks in whole
+/// milliseconds: sleeping to the slot would release every send due in the same
+/// millisecond at once and count up to a millisecond of timer lateness as the server's
+/// latency. So the timer only covers the wait up to shortly before the slot, and the rest
+/// is spent yielding to the other connections and reading the clock again. The load
+/// generator has a CPU of its own, which this keeps busy in open-loop runs.
+async fn pace_until(slot: Instant) {
+    const TIMER_SLACK: Duration = Duration::from_millis(2);
+    if let Some(coarse) = slot.checked_sub(TIMER_SLACK)
+        && coarse > Instant::now()
+    {
+        tokio::time::sleep_until(coarse.into()).await;
+    }
+    while Instant::now() < slot {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Returns latencies in microseconds of answers completed inside the window, and errors.
 async fn connection(
     stream: TcpStream,
@@ -253,7 +272,7 @@ async fn connection(
             Some(interval) => {
                 let slot = next_slot;
                 next_slot += interval;
-                tokio::time::sleep_until(slot.into()).await;
+                pace_until(slot).await;
                 slot
             }
             None => Instant::now(),

@@ -11,6 +11,7 @@ use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 
 use crate::metrics::{GpuLabels, GpuMetrics};
+use crate::priority;
 
 /// Stops the poller when dropped.
 #[derive(Debug)]
@@ -26,7 +27,10 @@ impl GpuPoller {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("gpu-telemetry".into())
-            .spawn(move || poll(&metrics, period, &flag))
+            .spawn(move || {
+                priority::lower_current_thread();
+                poll(&metrics, period, &flag);
+            })
             .map_err(|error| tracing::warn!(%error, "cannot start the GPU telemetry thread"))
             .ok();
         Self { stop, thread }

@@ -18,6 +18,7 @@ pub mod gpu;
 pub mod metrics;
 pub mod model;
 pub mod predict;
+pub mod priority;
 pub mod privacy;
 pub mod quality;
 pub mod schema;

@@ -13,6 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
+use crate::priority;
 use crate::trace::RequestTracer;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,20 +66,25 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     // The ratio is applied by `trace::head_sample` before any span exists; the SDK records
     // whatever reaches it.
     let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
-    let mut builder = SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_sampler(sampler)
         .with_resource(resource);
-    if let Some(endpoint) = &settings.otlp_endpoint {
-        let exporter = SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(traces_url(endpoint))
-            .with_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        builder = builder.with_batch_exporter(exporter);
-    }
-    let provider = builder.build();
+    let provider = match &settings.otlp_endpoint {
+        // The batch processor's thread and the HTTP client's thread start while the
+        // provider is built; building it at background priority lowers both.
+        Some(endpoint) => priority::start_in_background(|| {
+            let exporter = SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(traces_url(endpoint))
+                .with_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            Ok(builder.with_batch_exporter(exporter).build())
+        })
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))??,
+        None => builder.build(),
+    };
     let logs = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()

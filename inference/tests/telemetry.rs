@@ -105,6 +105,24 @@ fn spans_reach_an_otlp_receiver_under_the_callers_trace() {
         .json(&transaction("user-000004"))
         .send()
         .unwrap();
+    // Export work runs below the request threads' priority (see `priority.rs`).
+    #[cfg(target_os = "linux")]
+    {
+        let threads = server.thread_priorities();
+        let nice = |prefix: &str| {
+            threads
+                .iter()
+                .find(|(name, _)| name.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} thread in {threads:?}"))
+                .1
+        };
+        let base = nice("actix-rt");
+        assert!(
+            nice("OpenTelemetry") > base && nice("reqwest") > base,
+            "export threads not below the request threads: {threads:?}"
+        );
+        assert_eq!(nice("model"), base, "{threads:?}");
+    }
     // Shutdown flushes the batch exporter.
     assert!(server.terminate(Duration::from_secs(15)));
 

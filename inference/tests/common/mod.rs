@@ -83,6 +83,23 @@ impl Server {
         server
     }
 
+    /// Name and nice value of each of the server's threads, from `/proc`.
+    #[cfg(target_os = "linux")]
+    pub fn thread_priorities(&self) -> Vec<(String, i32)> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        std::fs::read_dir(tasks)
+            .unwrap()
+            .filter_map(|task| {
+                let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                let name = head.split_once('(')?.1.to_string();
+                // After the name: state is field 3 of the line, nice field 19.
+                let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
+                Some((name, nice))
+            })
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
