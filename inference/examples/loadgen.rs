@@ -2,10 +2,11 @@
 //! (as fast as the server answers) or open-loop at a fixed rate, with latency measured
 //! from the scheduled send time so a stalled server cannot hide its queueing delay.
 //! Open-loop sends leave at their scheduled time to within microseconds (see
-//! [`pace_until`]). Prints one JSON line: requests, errors, rps, p50/p90/p99 in milliseconds and, with
-//! `--cpu-pid`, the CPU time that process spent per answered request in the window — a
-//! figure that, unlike req/s, does not move when other work takes turns on the machine —
-//! and the share of that CPU the hypervisor gave to other guests meanwhile (`stolen_pct`).
+//! [`pace_until`]). Prints one JSON line: requests, errors, rps, p50/p90/p99 in
+//! milliseconds and, with `--cpu-pid`, the CPU time that process spent per answered
+//! request in the window — a figure that, unlike req/s, does not move when other work
+//! takes turns on the machine — and the share of that CPU the hypervisor gave to other
+//! guests meanwhile (`stolen_pct`).
 //!
 //! `loadgen --url http://127.0.0.1:8080/v1/predict --body-file t.json --connections 32
 //!  --seconds 10 [--rate 5000] [--cpu-pid 1234]`

@@ -48,39 +48,36 @@ pub fn start_in_background<T: Send>(start: impl FnOnce() -> T + Send) -> std::io
     })
 }
 
-/// The nice value of one thread of this process, read from `/proc`.
-#[cfg(target_os = "linux")]
-pub fn thread_nice(tid: i32) -> std::io::Result<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))?;
-    // Fields after the parenthesised name: state is field 3 of the line, nice field 19.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(16))
-        .and_then(|nice| nice.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("unexpected /proc stat line: {stat}")))
+/// The nice value in a thread's `/proc/<pid>/task/<tid>/stat` line: field 19, counted
+/// after the parenthesised command name, which may itself hold spaces and parentheses.
+pub fn nice_from_stat(stat: &str) -> Option<i32> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // After the name, the state is field 3 of the line.
+    after_name.split_whitespace().nth(16)?.parse().ok()
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    fn current_tid() -> i32 {
-        rustix::thread::gettid().as_raw_nonzero().get()
+    fn current_nice() -> i32 {
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        nice_from_stat(&stat).unwrap_or_else(|| panic!("no nice value in {stat}"))
     }
 
     #[test]
     fn threads_started_in_background_inherit_the_lower_priority() {
-        let caller_before = thread_nice(current_tid()).unwrap();
+        let caller_before = current_nice();
         let (starter, spawned) = start_in_background(|| {
-            let starter = thread_nice(current_tid()).unwrap();
-            let spawned = std::thread::spawn(|| thread_nice(current_tid()).unwrap())
-                .join()
-                .unwrap();
+            let starter = current_nice();
+            let spawned = std::thread::spawn(current_nice).join().unwrap();
             (starter, spawned)
         })
         .unwrap();
         let expected = caller_before.max(BACKGROUND_NICE);
         assert_eq!(starter, expected);
         assert_eq!(spawned, expected);
-        assert_eq!(thread_nice(current_tid()).unwrap(), caller_before);
+        assert_eq!(current_nice(), caller_before);
     }
 }

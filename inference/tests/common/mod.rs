@@ -91,11 +91,8 @@ impl Server {
             .unwrap()
             .filter_map(|task| {
                 let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
-                let (head, rest) = stat.rsplit_once(')')?;
-                let name = head.split_once('(')?.1.to_string();
-                // After the name: state is field 3 of the line, nice field 19.
-                let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
-                Some((name, nice))
+                let name = stat.split_once('(')?.1.rsplit_once(')')?.0.to_string();
+                Some((name, tidewatch_inference::priority::nice_from_stat(&stat)?))
             })
             .collect()
     }
