@@ -21,6 +21,14 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Reading a child from the API server (not the cache) failed.
+    #[error("reading {kind:?} {name}: {source}")]
+    Read {
+        kind: ChildKind,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     /// Deleting a child that is no longer wanted failed.
     #[error("deleting unwanted {kind:?} {name}: {source}")]
     Prune {
@@ -47,6 +55,7 @@ impl Error {
                 ApiClass::Unavailable => "apply_unavailable",
                 ApiClass::Other => "apply",
             },
+            Self::Read { .. } => "read",
             Self::Prune { .. } => "prune",
             Self::Status(source) => match api_class(source) {
                 ApiClass::Forbidden => "status_forbidden",

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use kube::Api;
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
@@ -13,8 +14,9 @@ use super::build::{self, MLSERVICE_KINDS};
 use super::children::{Child, ChildKind};
 use super::context::Context;
 use super::error::Error;
+use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events, outcome};
+use super::{apply, events};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
 use crate::api::mlservice::ChildRef;
 use crate::api::{MLService, MlServiceStatus};
@@ -40,12 +42,12 @@ pub fn error_policy(mls: Arc<MLService>, error: &Error, ctx: Arc<Context>) -> Ac
     outcome::retry_after(&ctx, CONTROLLER, mls.as_ref(), error)
 }
 
-async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
+async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Error> {
     let namespace = mls.namespace().unwrap_or_default();
-    let desired_status = match validate_mlservice(mls) {
+    let (desired_status, progress) = match validate_mlservice(mls) {
         // No children from an invalid spec; existing ones are kept as they were, so an
-        // invalid edit never takes a serving model down.
-        Err(errors) => invalid_status(mls, ctx, &errors),
+        // invalid edit never takes a serving model down. Nothing converges until it is fixed.
+        Err(errors) => (invalid_status(mls, ctx, &errors), Progress::Settled),
         Ok(valid) => {
             let desired = build::mlservice_children(&valid, &ctx.settings)?;
             let uid = mls.uid().unwrap_or_default();
@@ -55,8 +57,19 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
                 .iter()
                 .zip(&live)
                 .find(|(c, _)| c.kind == ChildKind::Deployment)
-                .map(|(_, l)| l.as_ref());
-            let rollout = rollout(valid.replicas, deployment);
+                .map(|(c, l)| (c.name(), l));
+            let mut rollout = rollout(valid.replicas, deployment.as_ref().map(|(_, l)| l.as_ref()));
+            if let Some((name, _)) = deployment.filter(|_| !rollout.complete()) {
+                // The cache follows a watch, which can fall behind (for a while after the
+                // API server restarts, say); a rollout's status is read from the server.
+                let live = read_deployment(ctx, &namespace, &name).await?;
+                rollout = self::rollout(valid.replicas, Some(&live));
+            }
+            let progress = if rollout.complete() {
+                Progress::Settled
+            } else {
+                Progress::Converging
+            };
             let status = MlServiceStatus {
                 observed_generation: mls.metadata.generation,
                 conditions: Vec::new(),
@@ -64,10 +77,27 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<(), Error> {
                 endpoint: Some(endpoint(&valid)),
                 children: child_refs(&desired),
             };
-            (status, rollout.assessment())
+            ((status, rollout.assessment()), progress)
         }
     };
-    update_status(mls, ctx, desired_status).await
+    update_status(mls, ctx, desired_status).await?;
+    Ok(progress)
+}
+
+async fn read_deployment(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<DynamicObject, Error> {
+    let kind = ChildKind::Deployment;
+    Api::<DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind.api_resource())
+        .get(name)
+        .await
+        .map_err(|source| Error::Read {
+            kind,
+            name: name.to_owned(),
+            source,
+        })
 }
 
 fn invalid_status(

@@ -1,7 +1,7 @@
 //! What both controllers do with the outcome of one reconciliation: record it (metrics,
 //! backoff state) and choose when to look at the object again. No API calls.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -10,13 +10,28 @@ use super::context::Context;
 use super::error::Error;
 use crate::runtime::metrics::ControllerName;
 
-/// Records a finished reconciliation and requeues a success after the periodic interval.
+/// How often an object still converging is looked at again, at most. A rollout's progress
+/// normally arrives by watch events; this bounds how long its status can lag when they do
+/// not (a watch re-established after the API server came back can miss changes).
+pub const CONVERGING_RECHECK: Duration = Duration::from_secs(10);
+
+/// Where a successful reconciliation left its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The object's children are as desired and report it: the periodic re-check will do.
+    Settled,
+    /// Applied, but the children have not got there yet (a rollout in progress).
+    Converging,
+}
+
+/// Records a finished reconciliation and requeues a success: a settled object after the
+/// periodic interval, a converging one sooner.
 pub fn finish<K: Resource>(
     ctx: &Context,
     controller: ControllerName,
     object: &K,
     started: Instant,
-    result: Result<(), Error>,
+    result: Result<Progress, Error>,
 ) -> Result<Action, Error> {
     let category = result.as_ref().err().map(Error::category);
     ctx.metrics
@@ -28,7 +43,14 @@ pub fn finish<K: Resource>(
             &object.name_any(),
         );
     }
-    result.map(|()| Action::requeue(ctx.requeue_after))
+    result.map(|progress| Action::requeue(next_check(progress, ctx.requeue_after)))
+}
+
+fn next_check(progress: Progress, periodic: Duration) -> Duration {
+    match progress {
+        Progress::Settled => periodic,
+        Progress::Converging => periodic.min(CONVERGING_RECHECK),
+    }
 }
 
 /// Retry policy after a failed reconciliation: exponential backoff per object.
@@ -53,4 +75,25 @@ pub fn retry_after<K: Resource<DynamicType = ()>>(
         K::kind(&()),
     );
     Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_converging_object_is_checked_again_sooner_than_a_settled_one() {
+        let periodic = Duration::from_secs(300);
+        assert_eq!(next_check(Progress::Settled, periodic), periodic);
+        assert_eq!(
+            next_check(Progress::Converging, periodic),
+            CONVERGING_RECHECK
+        );
+        let short = Duration::from_secs(3);
+        assert_eq!(
+            next_check(Progress::Converging, short),
+            short,
+            "never later than the periodic check"
+        );
+    }
 }

@@ -12,8 +12,9 @@ use super::build::{self, SLO_KINDS};
 use super::children::Child;
 use super::context::Context;
 use super::error::Error;
+use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events, outcome};
+use super::{apply, events};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
 use crate::api::{MLService, SLO, SloStatus};
 use crate::runtime::metrics::ControllerName;
@@ -24,7 +25,10 @@ const CONTROLLER: ControllerName = ControllerName::slo;
 /// Entry point for the controller runtime.
 pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = reconcile_steps(&slo, &ctx).await;
+    // An SLO's children are rules and a dashboard: applied means done.
+    let result = reconcile_steps(&slo, &ctx)
+        .await
+        .map(|()| Progress::Settled);
     outcome::finish(&ctx, CONTROLLER, slo.as_ref(), started, result)
 }
 

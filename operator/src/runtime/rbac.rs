@@ -20,9 +20,10 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
     }
 }
 
-/// Children are cached from watches (list, watch), written with server-side apply (patch;
-/// create when the apply creates), and deleted when no longer wanted.
-const CHILD_VERBS: &[&str] = &["list", "watch", "create", "patch", "delete"];
+/// Children are cached from watches (list, watch; get reads a rollout the cache shows
+/// unfinished), written with server-side apply (patch; create when the apply creates), and
+/// deleted when no longer wanted.
+const CHILD_VERBS: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
 
 /// The cluster-wide rules.
 pub fn cluster_rules() -> Vec<PolicyRule> {
