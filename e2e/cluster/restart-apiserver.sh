@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Restarts only kube-apiserver of the running local control plane, with the exact command
-# line up.sh started it with (read back from /proc), on the same port, appending to the
-# same log. `--down-seconds N` keeps it stopped for N seconds first. Clients see the
-# connection drop and the server come back; etcd keeps every object.
+# Restarts kube-apiserver of the running local control plane, with the exact command line
+# up.sh started it with (read back from /proc), on the same port, appending to the same
+# log. `--down-seconds N` keeps it stopped for N seconds first. Clients see the connection
+# drop and the server come back; etcd keeps every object.
+#
+# kube-controller-manager and kube-scheduler are restarted too once the server is back:
+# their informers can take a minute or more to catch up with a restarted server (the
+# Deployment and ReplicaSet controllers then act on objects a minute late, and the node
+# lifecycle controller may mark kwok's pods NotReady for good), which would time a test on
+# the simulated cluster rather than on the code under test. kwok keeps running.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,19 +20,32 @@ if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
 	say "kube-apiserver is not running; start the cluster with 'make cluster-up'"
 	exit 1
 fi
-mapfile -d '' argv <"/proc/$pid/cmdline"
 
-kill -TERM "$pid"
-for _ in $(seq 1 100); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+# Stops a component by PID (TERM, KILL after 10 s).
+stop_pid() {
+	local pid="$1"
+	kill -TERM "$pid"
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Starts a component again with the command line it had, read back from /proc beforehand.
+start_again() {
+	local component="$1"
+	shift
+	"$@" >>"$log_dir/$component.log" 2>&1 &
+	echo $! >"$pid_dir/$component.pid"
+}
+
+mapfile -d '' argv <"/proc/$pid/cmdline"
+stop_pid "$pid"
 say "kube-apiserver (pid $pid) stopped"
 sleep "$down_seconds"
 
-"${argv[@]}" >>"$log_dir/kube-apiserver.log" 2>&1 &
-echo $! >"$pid_dir/kube-apiserver.pid"
+start_again kube-apiserver "${argv[@]}"
 deadline=$((SECONDS + 60))
 until "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; do
 	if ! is_running kube-apiserver; then
@@ -41,3 +60,18 @@ until "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null
 	sleep 0.3
 done
 say "kube-apiserver restarted (pid $(pid_of kube-apiserver))"
+
+for component in kube-controller-manager kube-scheduler; do
+	pid="$(pid_of "$component" || true)"
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || continue
+	mapfile -d '' argv <"/proc/$pid/cmdline"
+	stop_pid "$pid"
+	start_again "$component" "${argv[@]}"
+	sleep 1
+	if ! is_running "$component"; then
+		say "$component exited after its restart"
+		log_tail "$component" 40
+		exit 1
+	fi
+	say "$component restarted (pid $(pid_of "$component"))"
+done
