@@ -17,6 +17,15 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+const USAGE: &str = "\
+usage: loadgen --url http://127.0.0.1:PORT/PATH [options]
+  --body-file FILE    POST this body (default: GET with no body)
+  --connections N     keep-alive connections (default 32)
+  --seconds S         measured window, at most 120 (default 10)
+  --warmup S          unmeasured lead-in, at most 30 (default 1)
+  --rate R            open loop at R requests/s (default: closed loop)
+  --cpu-pid PID       report that process's CPU time per answered request";
+
 struct Options {
     host: String,
     path: String,
@@ -38,9 +47,13 @@ fn parse() -> anyhow::Result<Options> {
     let mut cpu_pid = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
         let value = args
             .next()
-            .with_context(|| format!("{flag} needs a value"))?;
+            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
             "--url" => url = Some(value),
             "--body-file" => body = std::fs::read(&value)?,
@@ -49,10 +62,10 @@ fn parse() -> anyhow::Result<Options> {
             "--warmup" => warmup = value.parse()?,
             "--rate" => rate = Some(value.parse()?),
             "--cpu-pid" => cpu_pid = Some(value.parse()?),
-            other => bail!("unknown flag {other}"),
+            other => bail!("unknown flag {other}\n{USAGE}"),
         }
     }
-    let url = url.context("--url is required")?;
+    let url = url.with_context(|| format!("--url is required\n{USAGE}"))?;
     let rest = url.strip_prefix("http://").context("only http:// URLs")?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     if !(host.starts_with("127.") || host.starts_with("localhost")) {
