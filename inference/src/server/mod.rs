@@ -56,7 +56,7 @@ pub const ROUTES: [(&str, &str); 6] = [
     ("/metrics", "GET"),
 ];
 
-/// Registers the routes on an app; the same set as [`ROUTES`].
+/// Registers the routes on an app; the same set as [`ROUTES`] (a test checks each entry).
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/v1/predict", web::post().to(routes::predict))
@@ -137,5 +137,50 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{Method, StatusCode};
+    use actix_web::test::{TestRequest, call_service, init_service};
+
+    use super::*;
+
+    /// `ROUTES` feeds the route labels and the pre-resolved request series, so each entry
+    /// must be served by `configure`, with that method only. Without app state a served
+    /// route fails with 500; anything unrouted gets the JSON 404.
+    #[actix_web::test]
+    async fn every_listed_route_is_served_with_its_method_only() {
+        let app = init_service(App::new().configure(configure)).await;
+        for (path, method) in ROUTES {
+            let method: Method = method.parse().unwrap();
+            let served = TestRequest::default()
+                .method(method.clone())
+                .uri(path)
+                .to_request();
+            let status = call_service(&app, served).await.status();
+            assert_ne!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{method} {path} is not served"
+            );
+            let other = if method == Method::GET {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let wrong = TestRequest::default()
+                .method(other.clone())
+                .uri(path)
+                .to_request();
+            let status = call_service(&app, wrong).await.status();
+            assert_eq!(status, StatusCode::NOT_FOUND, "{other} {path} is served");
+        }
+        let unknown = TestRequest::get().uri("/v1/unknown").to_request();
+        assert_eq!(
+            call_service(&app, unknown).await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
