@@ -15,37 +15,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 down_seconds=0
 if [[ "${1:-}" == "--down-seconds" ]]; then down_seconds="${2:?}"; fi
 
-pid="$(pid_of kube-apiserver || true)"
-if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+if ! is_running kube-apiserver; then
 	say "kube-apiserver is not running; start the cluster with 'make cluster-up'"
 	exit 1
 fi
 
-# Stops a component by PID (TERM, KILL after 10 s).
-stop_pid() {
-	local pid="$1"
+# Stops a running component (TERM, KILL after 10 s), waits `$2` seconds, and starts it again
+# with the command line it had, read back from /proc, appending to its log.
+restart() {
+	local component="$1" down="$2" pid argv
+	pid="$(pid_of "$component")"
+	mapfile -d '' argv <"/proc/$pid/cmdline"
 	kill -TERM "$pid"
 	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Starts a component again with the command line it had, read back from /proc beforehand.
-start_again() {
-	local component="$1"
-	shift
-	"$@" >>"$log_dir/$component.log" 2>&1 &
+	say "$component (pid $pid) stopped"
+	sleep "$down"
+	"${argv[@]}" >>"$log_dir/$component.log" 2>&1 &
 	echo $! >"$pid_dir/$component.pid"
 }
 
-mapfile -d '' argv <"/proc/$pid/cmdline"
-stop_pid "$pid"
-say "kube-apiserver (pid $pid) stopped"
-sleep "$down_seconds"
-
-start_again kube-apiserver "${argv[@]}"
+restart kube-apiserver "$down_seconds"
 deadline=$((SECONDS + 60))
 until "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; do
 	if ! is_running kube-apiserver; then
@@ -62,11 +55,8 @@ done
 say "kube-apiserver restarted (pid $(pid_of kube-apiserver))"
 
 for component in kube-controller-manager kube-scheduler; do
-	pid="$(pid_of "$component" || true)"
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || continue
-	mapfile -d '' argv <"/proc/$pid/cmdline"
-	stop_pid "$pid"
-	start_again "$component" "${argv[@]}"
+	is_running "$component" || continue
+	restart "$component" 0
 	sleep 1
 	if ! is_running "$component"; then
 		say "$component exited after its restart"

@@ -7,7 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 
 use super::children::{Child, ChildKind};
 use super::context::Context;
@@ -62,9 +62,9 @@ async fn apply_one(
             return Ok(cached);
         }
     }
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(ctx.client.clone(), namespace, &child.kind.api_resource());
-    let applied = api
+    let applied = child
+        .kind
+        .api(&ctx.client, namespace)
         .patch(
             &name,
             &PatchParams::apply(MANAGER).force(),
@@ -101,8 +101,7 @@ async fn prune(
             {
                 continue;
             }
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(ctx.client.clone(), namespace, &kind.api_resource());
+            let api = kind.api(&ctx.client, namespace);
             let params = DeleteParams {
                 preconditions: Some(Preconditions {
                     uid: stale.uid(),

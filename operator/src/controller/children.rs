@@ -4,7 +4,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{ApiResource, DynamicObject};
-use kube::{Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 
 use crate::api::mlservice::ChildRef;
@@ -29,6 +29,11 @@ impl ChildKind {
         Self::ConfigMap,
         Self::PrometheusRule,
     ];
+
+    /// The API of this kind's objects in `namespace`.
+    pub fn api(self, client: &Client, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client.clone(), namespace, &self.api_resource())
+    }
 
     /// The kind's API coordinates, taken from the types.
     pub fn api_resource(self) -> ApiResource {

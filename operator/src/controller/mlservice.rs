@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use kube::Api;
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
@@ -56,15 +55,17 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Err
             let deployment = desired
                 .iter()
                 .zip(&live)
-                .find(|(c, _)| c.kind == ChildKind::Deployment)
-                .map(|(c, l)| (c.name(), l));
-            let mut rollout = rollout(valid.replicas, deployment.as_ref().map(|(_, l)| l.as_ref()));
-            if let Some((name, _)) = deployment.filter(|_| !rollout.complete()) {
+                .find(|(c, _)| c.kind == ChildKind::Deployment);
+            let cached = rollout(valid.replicas, deployment.map(|(_, l)| l.as_ref()));
+            let rollout = match deployment {
                 // The cache follows a watch, which can fall behind (for a while after the
-                // API server restarts, say); a rollout's status is read from the server.
-                let live = read_deployment(ctx, &namespace, &name).await?;
-                rollout = self::rollout(valid.replicas, Some(&live));
-            }
+                // API server restarts, say); an unfinished rollout is read from the server.
+                Some((child, _)) if !cached.complete() => {
+                    let live = read_deployment(ctx, &namespace, &child.name()).await?;
+                    rollout(valid.replicas, Some(&live))
+                }
+                _ => cached,
+            };
             let progress = if rollout.complete() {
                 Progress::Settled
             } else {
@@ -90,7 +91,7 @@ async fn read_deployment(
     name: &str,
 ) -> Result<DynamicObject, Error> {
     let kind = ChildKind::Deployment;
-    Api::<DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind.api_resource())
+    kind.api(&ctx.client, namespace)
         .get(name)
         .await
         .map_err(|source| Error::Read {
