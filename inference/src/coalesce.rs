@@ -51,8 +51,8 @@ impl Coalescer {
     /// Scores `rows`, sharing a model-thread job with the other requests of this turn.
     /// Results come back in the order of `rows`. Must run inside a `LocalSet` (every
     /// actix-web worker is one).
-    pub async fn score(&self, rows: Vec<FeatureVector>) -> Reply {
-        self.join(&rows).await.map_err(|_| BackendError::Stopped)?
+    pub async fn score(&self, rows: &[FeatureVector]) -> Reply {
+        self.join(rows).await.map_err(|_| BackendError::Stopped)?
     }
 
     /// Adds `rows` to the open batch, opening one (and spawning its flush) when there is
@@ -167,7 +167,7 @@ mod tests {
             .map(|i| (0..(i % 3 + 1)).map(|j| row((i * 10 + j) as f32)).collect())
             .collect();
         let answers = run_local(futures::future::join_all(
-            requests.iter().map(|rows| coalescer.score(rows.clone())),
+            requests.iter().map(|rows| coalescer.score(rows)),
         ));
         assert_eq!(forward_passes(&metrics), 1, "one job for the whole turn");
         for (rows, answer) in requests.iter().zip(answers) {
@@ -186,7 +186,7 @@ mod tests {
             vec![row(7.0)],
         ];
         let answers = run_local(futures::future::join_all(
-            requests.iter().map(|rows| coalescer.score(rows.clone())),
+            requests.iter().map(|rows| coalescer.score(rows)),
         ));
         for (rows, answer) in requests.iter().zip(answers) {
             assert_same_as_scored_alone(&model, rows, &answer.unwrap());
@@ -200,7 +200,8 @@ mod tests {
         let coalescer = Coalescer::new(backend);
         let answer = run_local(async {
             // The first request opens the batch, then its caller gives up on it.
-            let abandoned = Box::pin(coalescer.score(vec![row(1.0)]));
+            let rows = [row(1.0)];
+            let abandoned = Box::pin(coalescer.score(&rows));
             let mut abandoned = Some(abandoned);
             futures::future::poll_fn(|cx| {
                 let _ = abandoned.as_mut().unwrap().as_mut().poll(cx);
@@ -208,7 +209,7 @@ mod tests {
             })
             .await;
             drop(abandoned.take());
-            coalescer.score(vec![row(2.0)]).await
+            coalescer.score(&[row(2.0)]).await
         });
         assert_eq!(answer.unwrap().len(), 1);
     }

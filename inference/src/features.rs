@@ -62,12 +62,69 @@ impl MerchantCategory {
     }
 }
 
+/// An ISO 3166 alpha-2 country code: two ASCII letters, kept upper case. Inline and
+/// `Copy`, so a transaction or a stored profile carries one without allocating.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CountryCode([u8; 2]);
+
+impl CountryCode {
+    /// A code written in the source; a typo fails the build where it is evaluated as a
+    /// constant.
+    pub const fn from_static(code: &[u8; 2]) -> Self {
+        assert!(code[0].is_ascii_uppercase() && code[1].is_ascii_uppercase());
+        Self(*code)
+    }
+
+    /// Two ASCII letters in either case; `None` for anything else.
+    pub fn parse(code: &str) -> Option<Self> {
+        let letters: [u8; 2] = code.as_bytes().try_into().ok()?;
+        letters
+            .iter()
+            .all(u8::is_ascii_alphabetic)
+            .then(|| Self(letters.map(|b| b.to_ascii_uppercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for CountryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for CountryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for CountryCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CountryCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Self::parse(&code).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{code:?} is not a two-letter ISO 3166 country code"
+            ))
+        })
+    }
+}
+
 /// A transaction after validation: every value is in range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
     pub amount: f64,
     pub merchant_category: MerchantCategory,
-    pub merchant_country: String,
+    pub merchant_country: CountryCode,
     pub card_present: bool,
     pub local_hour: u8,
 }
@@ -83,8 +140,8 @@ pub struct UserFeatures {
     pub account_age_days: f64,
     /// Chargebacks in the last 90 days.
     pub chargebacks_90d: f64,
-    /// ISO 3166 alpha-2 country of the card holder.
-    pub home_country: String,
+    /// Country of the card holder.
+    pub home_country: CountryCode,
 }
 
 /// Builds the model input for one transaction.
@@ -96,10 +153,7 @@ pub fn engineer(txn: &Transaction, user: &UserFeatures) -> FeatureVector {
         (txn.amount / avg).ln().clamp(-5.0, 8.0) as f32,
         user.txn_count_24h.clamp(0.0, 200.0) as f32,
         (user.account_age_days.max(0.0) + 1.0).ln() as f32,
-        flag(
-            !txn.merchant_country
-                .eq_ignore_ascii_case(&user.home_country),
-        ),
+        flag(txn.merchant_country != user.home_country),
         user.chargebacks_90d.clamp(0.0, 50.0) as f32,
         flag(night),
         flag(!txn.card_present),
@@ -115,13 +169,17 @@ fn flag(value: bool) -> f32 {
 mod tests {
     use super::*;
 
+    fn country(code: &str) -> CountryCode {
+        CountryCode::parse(code).unwrap()
+    }
+
     fn user() -> UserFeatures {
         UserFeatures {
             avg_amount_30d: 50.0,
             txn_count_24h: 2.0,
             account_age_days: 400.0,
             chargebacks_90d: 0.0,
-            home_country: "US".into(),
+            home_country: country("US"),
         }
     }
 
@@ -130,7 +188,7 @@ mod tests {
         let txn = Transaction {
             amount: 500.0,
             merchant_category: MerchantCategory::GiftCards,
-            merchant_country: "br".into(),
+            merchant_country: country("br"),
             card_present: false,
             local_hour: 3,
         };
@@ -140,11 +198,23 @@ mod tests {
     }
 
     #[test]
+    fn country_codes_are_two_letters_in_either_case() {
+        assert_eq!(country("de").as_str(), "DE");
+        for bad in ["", "D", "DEU", "1A", "D-", "ÄÖ"] {
+            assert!(CountryCode::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&country("fr")).unwrap(), r#""FR""#);
+        let parsed: CountryCode = serde_json::from_str(r#""nl""#).unwrap();
+        assert_eq!(parsed, country("NL"));
+        assert!(serde_json::from_str::<CountryCode>(r#""NLD""#).is_err());
+    }
+
+    #[test]
     fn home_country_comparison_ignores_case() {
         let txn = Transaction {
             amount: 10.0,
             merchant_category: MerchantCategory::Grocery,
-            merchant_country: "us".into(),
+            merchant_country: country("us"),
             card_present: true,
             local_hour: 12,
         };

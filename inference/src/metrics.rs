@@ -44,6 +44,17 @@ pub enum Decision {
     block,
 }
 
+impl Decision {
+    /// The name in answers and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::approve => "approve",
+            Self::review => "review",
+            Self::block => "block",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PredictionLabels {
     pub model: String,

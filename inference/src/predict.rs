@@ -9,18 +9,15 @@ use opentelemetry::trace::Span as _;
 
 use crate::backend::{Backend, BackendError};
 use crate::coalesce::Coalescer;
-use crate::features::{FEATURE_NAMES, engineer};
+use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
 use crate::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
-use crate::model::Thresholds;
+use crate::model::{Scored, Thresholds};
 use crate::privacy::pseudonymize;
-use crate::schema::{Contribution, Prediction, RiskLevel, ValidRequest};
+use crate::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
 use crate::store::{FeatureStore, Lookup, LookupResult};
 use crate::trace::RequestTrace;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
-
-/// Contributions listed in a response.
-const TOP_FEATURES: usize = 3;
 
 /// Metric handles resolved once, so the hot path neither hashes label sets nor clones
 /// label strings.
@@ -110,78 +107,123 @@ impl Predictor {
         &self.store
     }
 
-    /// Predictions in request order, scored through this worker's `coalescer`. Sampled
-    /// requests get `feature_fetch` and `inference` spans under their request span.
-    pub async fn predict(
-        &self,
+    /// The prediction for one request, scored through this worker's `coalescer`. A
+    /// sampled request gets `feature_fetch` and `inference` spans under its request span.
+    pub async fn predict_one<'a>(
+        &'a self,
         coalescer: &Coalescer,
-        requests: Vec<ValidRequest>,
+        request: &'a ValidRequest<'a>,
         trace: &RequestTrace,
-    ) -> Result<Vec<Prediction>, BackendError> {
+    ) -> Result<Prediction<'a>, BackendError> {
+        let lookup = self.lookup(&request.user_id, trace).await;
+        let row = self.engineer(request, &lookup);
+        let scored = self
+            .score(coalescer, std::slice::from_ref(&row), trace)
+            .await?;
+        let scored = scored
+            .into_iter()
+            .next()
+            .ok_or_else(|| BackendError::Scoring("the model returned no score".into()))?;
+        Ok(self.answer(request, &lookup, &row, scored, trace))
+    }
+
+    /// Predictions in request order, looked up concurrently and scored together.
+    pub async fn predict_batch<'a>(
+        &'a self,
+        coalescer: &Coalescer,
+        requests: &'a [ValidRequest<'a>],
+        trace: &RequestTrace,
+    ) -> Result<Vec<Prediction<'a>>, BackendError> {
         let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id, trace))).await;
-        let defaults = &self.backend.metadata().population_defaults;
         let rows = requests
             .iter()
             .zip(&lookups)
-            .map(|(r, l)| engineer(&r.transaction, l.features.as_ref().unwrap_or(defaults)))
+            .map(|(request, lookup)| self.engineer(request, lookup))
             .collect::<Vec<_>>();
-        let span = trace.child("inference", || {
+        let scored = self.score(coalescer, &rows, trace).await?;
+        Ok(requests
+            .iter()
+            .zip(&lookups)
+            .zip(&rows)
+            .zip(scored)
+            .map(|(((request, lookup), row), scored)| {
+                self.answer(request, lookup, row, scored, trace)
+            })
+            .collect())
+    }
+
+    /// The model input of a request: its transaction with the user's stored features, or
+    /// the population's when the lookup found none.
+    fn engineer(&self, request: &ValidRequest<'_>, lookup: &Lookup) -> FeatureVector {
+        let defaults = &self.backend.metadata().population_defaults;
+        engineer(
+            &request.transaction,
+            lookup.features.as_ref().unwrap_or(defaults),
+        )
+    }
+
+    async fn score(
+        &self,
+        coalescer: &Coalescer,
+        rows: &[FeatureVector],
+        trace: &RequestTrace,
+    ) -> Result<Vec<Scored>, BackendError> {
+        let _span = trace.child("inference", || {
             vec![
                 KeyValue::new("rows", rows.len() as i64),
                 KeyValue::new("device", self.backend.device()),
             ]
         });
-        let scored = coalescer.score(rows.clone()).await?;
-        drop(span);
+        coalescer.score(rows).await
+    }
 
+    /// Decides on a scored request, records the prediction metrics and the privacy-safe
+    /// log line, and builds the answer.
+    fn answer<'a>(
+        &'a self,
+        request: &'a ValidRequest<'a>,
+        lookup: &Lookup,
+        row: &FeatureVector,
+        scored: Scored,
+        trace: &RequestTrace,
+    ) -> Prediction<'a> {
         let metadata = self.backend.metadata();
-        let mut predictions = Vec::with_capacity(requests.len());
-        for (((request, lookup), row), scored) in
-            requests.into_iter().zip(lookups).zip(rows).zip(scored)
-        {
-            let probability = scored.probability;
-            let decision = decide(probability, metadata.thresholds);
-            if let Some(handles) = &self.handles {
-                handles.score.observe(f64::from(probability));
-                handles.decisions[decision as usize].inc();
-            }
-            let defaulted = lookup.features.is_none();
-            tracing::debug!(
-                trace_id = trace.trace_id,
-                user = %pseudonymize(&request.user_id),
-                score = probability,
-                decision = ?decision,
-                features_defaulted = defaulted,
-                "prediction"
-            );
-            let mut top: Vec<Contribution> = scored
-                .contributions
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0.0)
-                .map(|(i, c)| Contribution {
+        let probability = scored.probability;
+        let decision = decide(probability, metadata.thresholds);
+        if let Some(handles) = &self.handles {
+            handles.score.observe(f64::from(probability));
+            handles.decisions[decision as usize].inc();
+        }
+        let defaulted = lookup.features.is_none();
+        tracing::debug!(
+            trace_id = %trace.trace_id,
+            user = %pseudonymize(&request.user_id),
+            score = probability,
+            decision = ?decision,
+            features_defaulted = defaulted,
+            "prediction"
+        );
+        let contributions = scored.contributions.unwrap_or_default();
+        let top_features =
+            TopFeatures::largest(contributions.iter().enumerate().map(|(i, contribution)| {
+                Contribution {
                     feature: FEATURE_NAMES[i],
                     value: row[i],
-                    contribution: *c,
-                })
-                .collect();
-            top.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
-            top.truncate(TOP_FEATURES);
-            predictions.push(Prediction {
-                transaction_id: request.transaction_id,
-                decision,
-                fraud_probability: probability,
-                risk_level: risk_level(probability, metadata.thresholds),
-                model: metadata.name.clone(),
-                model_version: metadata.version.clone(),
-                top_features: top,
-                features_defaulted: defaulted,
-                feature_store_result: lookup.result,
-                trace_id: trace.trace_id.clone(),
-            });
+                    contribution: *contribution,
+                }
+            }));
+        Prediction {
+            transaction_id: request.transaction_id.as_deref(),
+            decision,
+            fraud_probability: probability,
+            risk_level: risk_level(probability, metadata.thresholds),
+            model: &metadata.name,
+            model_version: &metadata.version,
+            top_features,
+            features_defaulted: defaulted,
+            feature_store_result: lookup.result,
+            trace_id: trace.trace_id,
         }
-        Ok(predictions)
     }
 
     async fn lookup(&self, user_id: &str, trace: &RequestTrace) -> Lookup {

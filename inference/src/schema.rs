@@ -1,33 +1,72 @@
 //! The HTTP API's request and response bodies, JSON parsing that names the offending
 //! field, and validation into domain types. No I/O.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
-use crate::features::{MerchantCategory, Transaction};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::features::{CountryCode, MerchantCategory, Transaction};
 use crate::metrics::Decision;
 use crate::store::LookupResult;
+use crate::trace::TraceHex;
 
 /// Largest amount accepted, in the transaction's currency.
 pub const MAX_AMOUNT: f64 = 1_000_000.0;
 /// Longest accepted identifier.
 pub const MAX_ID_LEN: usize = 128;
 
-/// A transaction to score.
+/// A JSON string of a request: borrowed from the body when it holds no escapes, so a
+/// request's identifiers cost no allocation; copied when it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(Visitor).map(Text)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A transaction to score, borrowing its strings from the request body.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PredictRequest {
+pub struct PredictRequest<'a> {
     /// Echoed back; never logged.
-    #[serde(default)]
-    pub transaction_id: Option<String>,
-    pub user_id: String,
+    #[serde(default, borrow)]
+    pub transaction_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub user_id: Text<'a>,
     pub amount: f64,
     /// ISO 4217 code; informational.
-    #[serde(default)]
-    pub currency: Option<String>,
+    #[serde(default, borrow)]
+    pub currency: Option<Text<'a>>,
     pub merchant_category: MerchantCategory,
     /// ISO 3166 alpha-2 code of the merchant.
-    pub merchant_country: String,
+    #[serde(borrow)]
+    pub merchant_country: Text<'a>,
     pub card_present: bool,
     /// Hour of day at the card holder's location, 0-23.
     pub local_hour: u8,
@@ -36,8 +75,9 @@ pub struct PredictRequest {
 /// Several transactions scored together.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    pub transactions: Vec<PredictRequest>,
+pub struct BatchRequest<'a> {
+    #[serde(borrow)]
+    pub transactions: Vec<PredictRequest<'a>>,
 }
 
 /// A client error about one field: the JSON path (`amount`, `transactions[2].user_id`,
@@ -59,12 +99,12 @@ impl FieldError {
 }
 
 /// Parses JSON, naming the path of the first problem.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FieldError> {
     // Tracking the path costs time on every value; only a failed parse needs it.
     serde_json::from_slice(body).or_else(|_| parse_with_path(body))
 }
 
-fn parse_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+fn parse_with_path<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FieldError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -109,15 +149,15 @@ fn strip_position(message: &str) -> String {
 
 /// A request that passed validation.
 #[derive(Debug, Clone)]
-pub struct ValidRequest {
-    pub transaction_id: Option<String>,
-    pub user_id: String,
+pub struct ValidRequest<'a> {
+    pub transaction_id: Option<Text<'a>>,
+    pub user_id: Text<'a>,
     pub transaction: Transaction,
 }
 
-impl PredictRequest {
+impl<'a> PredictRequest<'a> {
     /// Checks ranges; `prefix` is prepended to field names (`transactions[3].`).
-    pub fn validate(self, prefix: &str) -> Result<ValidRequest, FieldError> {
+    pub fn validate(self, prefix: &str) -> Result<ValidRequest<'a>, FieldError> {
         let field = |name: &str| format!("{prefix}{name}");
         if let Some(id) = &self.transaction_id
             && (id.is_empty() || id.len() > MAX_ID_LEN)
@@ -153,12 +193,12 @@ impl PredictRequest {
                 "must be a three-letter ISO 4217 code such as \"EUR\"",
             ));
         }
-        if !is_upper_code(&self.merchant_country.to_ascii_uppercase(), 2) {
+        let Some(merchant_country) = CountryCode::parse(&self.merchant_country) else {
             return Err(FieldError::new(
                 field("merchant_country"),
                 "must be a two-letter ISO 3166 country code such as \"DE\"",
             ));
-        }
+        };
         if self.local_hour > 23 {
             return Err(FieldError::new(
                 field("local_hour"),
@@ -171,7 +211,7 @@ impl PredictRequest {
             transaction: Transaction {
                 amount: self.amount,
                 merchant_category: self.merchant_category,
-                merchant_country: self.merchant_country.to_ascii_uppercase(),
+                merchant_country,
                 card_present: self.card_present,
                 local_hour: self.local_hour,
             },
@@ -193,36 +233,96 @@ pub enum RiskLevel {
     Critical,
 }
 
+impl RiskLevel {
+    /// The name in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
 /// A feature that pushed the score up, and by how much.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Contribution {
     pub feature: &'static str,
     pub value: f32,
     pub contribution: f32,
 }
 
-/// The answer for one transaction.
+/// The largest contributions of one answer, largest first: at most [`TOP_FEATURES`],
+/// kept inline.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TopFeatures {
+    items: [Contribution; TOP_FEATURES],
+    len: usize,
+}
+
+/// Contributions listed in a response.
+pub const TOP_FEATURES: usize = 3;
+
+impl TopFeatures {
+    /// The positive contributions among `candidates`, largest first, at most
+    /// [`TOP_FEATURES`] of them.
+    pub fn largest(candidates: impl IntoIterator<Item = Contribution>) -> Self {
+        let mut top = Self::default();
+        for candidate in candidates {
+            if candidate.contribution.is_nan() || candidate.contribution <= 0.0 {
+                continue;
+            }
+            // Insertion into a short sorted array: the new value's rank among those kept.
+            let rank = top.items[..top.len]
+                .iter()
+                .position(|kept| candidate.contribution > kept.contribution)
+                .unwrap_or(top.len);
+            if rank == TOP_FEATURES {
+                continue;
+            }
+            let end = (top.len + 1).min(TOP_FEATURES);
+            top.items.copy_within(rank..end - 1, rank + 1);
+            top.items[rank] = candidate;
+            top.len = end;
+        }
+        top
+    }
+
+    pub fn as_slice(&self) -> &[Contribution] {
+        &self.items[..self.len]
+    }
+}
+
+impl Serialize for TopFeatures {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.as_slice())
+    }
+}
+
+/// The answer for one transaction, borrowing what it echoes from the request and the
+/// model.
 #[derive(Debug, Clone, Serialize)]
-pub struct Prediction {
+pub struct Prediction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
+    pub transaction_id: Option<&'a str>,
     pub decision: Decision,
     pub fraud_probability: f32,
     pub risk_level: RiskLevel,
-    pub model: String,
-    pub model_version: String,
-    pub top_features: Vec<Contribution>,
+    pub model: &'a str,
+    pub model_version: &'a str,
+    pub top_features: TopFeatures,
     /// True when the user's features were unavailable and population defaults were used.
     pub features_defaulted: bool,
     pub feature_store_result: LookupResult,
-    pub trace_id: String,
+    pub trace_id: TraceHex,
 }
 
 /// The answer for a batch.
 #[derive(Debug, Clone, Serialize)]
-pub struct BatchPrediction {
-    pub predictions: Vec<Prediction>,
-    pub trace_id: String,
+pub struct BatchPrediction<'a> {
+    pub predictions: Vec<Prediction<'a>>,
+    pub trace_id: TraceHex,
 }
 
 /// The error body of every 4xx and 5xx answer.
@@ -248,15 +348,75 @@ mod tests {
 
     #[test]
     fn valid_request_parses_and_validates() {
-        let request: PredictRequest = parse(VALID.as_bytes()).unwrap();
+        let request: PredictRequest<'_> = parse(VALID.as_bytes()).unwrap();
         let valid = request.validate("").unwrap();
-        assert_eq!(valid.transaction.merchant_country, "DE");
+        assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
+    }
+
+    #[test]
+    fn strings_are_borrowed_from_the_body_unless_escaped() {
+        let plain: PredictRequest<'_> = parse(VALID.as_bytes()).unwrap();
+        assert!(matches!(plain.user_id.0, Cow::Borrowed("u1")));
+        let body = VALID.replace(r#""u1""#, r#""u\u00e91""#);
+        let escaped: PredictRequest<'_> = parse(body.as_bytes()).unwrap();
+        assert_eq!(&*escaped.user_id, "u\u{e9}1");
+        assert!(matches!(escaped.user_id.0, Cow::Owned(_)));
+        let body = VALID.replace(r#""u1""#, "7");
+        let error = parse::<PredictRequest<'_>>(body.as_bytes()).unwrap_err();
+        assert_eq!(error.field, "user_id");
+        assert!(
+            error.message.contains("expected a string"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn country_codes_are_validated_and_upper_cased() {
+        let body = VALID.replace(r#""DE""#, r#""de""#);
+        let valid = parse::<PredictRequest<'_>>(body.as_bytes())
+            .unwrap()
+            .validate("")
+            .unwrap();
+        assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
+        let body = VALID.replace(r#""DE""#, r#""DEU""#);
+        let error = parse::<PredictRequest<'_>>(body.as_bytes())
+            .unwrap()
+            .validate("transactions[1].")
+            .unwrap_err();
+        assert_eq!(error.field, "transactions[1].merchant_country");
+    }
+
+    #[test]
+    fn top_features_keep_the_largest_positive_contributions_in_order() {
+        let c = |feature, contribution| Contribution {
+            feature,
+            value: 1.0,
+            contribution,
+        };
+        let top = TopFeatures::largest([
+            c("a", 0.1),
+            c("b", -0.5),
+            c("c", 0.4),
+            c("d", f32::NAN),
+            c("e", 0.2),
+            c("f", 0.3),
+            c("g", 0.0),
+            c("h", 0.3),
+        ]);
+        let names: Vec<_> = top.as_slice().iter().map(|c| c.feature).collect();
+        assert_eq!(names, ["c", "f", "h"], "ties keep their input order");
+        assert!(TopFeatures::largest([c("a", -1.0)]).as_slice().is_empty());
+        assert_eq!(
+            serde_json::to_string(&TopFeatures::largest([c("a", 0.5)])).unwrap(),
+            r#"[{"feature":"a","value":1.0,"contribution":0.5}]"#
+        );
     }
 
     #[test]
     fn wrong_type_names_the_field() {
         let body = VALID.replace("12.5", "\"12.5\"");
-        let error = parse::<PredictRequest>(body.as_bytes()).unwrap_err();
+        let error = parse::<PredictRequest<'_>>(body.as_bytes()).unwrap_err();
         assert_eq!(error.field, "amount");
         assert!(error.message.contains("expected f64"), "{}", error.message);
     }
@@ -264,7 +424,7 @@ mod tests {
     #[test]
     fn nested_batch_path_is_named() {
         let body = format!(r#"{{"transactions":[{VALID},{{"user_id":"x"}}]}}"#);
-        let error = parse::<BatchRequest>(body.as_bytes()).unwrap_err();
+        let error = parse::<BatchRequest<'_>>(body.as_bytes()).unwrap_err();
         assert_eq!(error.field, "transactions[1].amount");
         assert!(error.message.contains("missing field"), "{}", error.message);
     }
@@ -272,7 +432,7 @@ mod tests {
     #[test]
     fn negative_amount_is_refused() {
         let body = VALID.replace("12.5", "-3");
-        let error = parse::<PredictRequest>(body.as_bytes())
+        let error = parse::<PredictRequest<'_>>(body.as_bytes())
             .unwrap()
             .validate("")
             .unwrap_err();
@@ -283,7 +443,9 @@ mod tests {
     fn trailing_garbage_is_refused() {
         let body = format!("{VALID} x");
         assert_eq!(
-            parse::<PredictRequest>(body.as_bytes()).unwrap_err().field,
+            parse::<PredictRequest<'_>>(body.as_bytes())
+                .unwrap_err()
+                .field,
             "body"
         );
     }

@@ -6,17 +6,17 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::features::{MerchantCategory, Transaction, UserFeatures};
+use crate::features::{CountryCode, MerchantCategory, Transaction, UserFeatures};
 
-const COUNTRIES: [(&str, f64); 8] = [
-    ("US", 0.45),
-    ("GB", 0.12),
-    ("DE", 0.1),
-    ("FR", 0.09),
-    ("BR", 0.08),
-    ("IN", 0.08),
-    ("JP", 0.05),
-    ("NG", 0.03),
+const COUNTRIES: [(CountryCode, f64); 8] = [
+    (CountryCode::from_static(b"US"), 0.45),
+    (CountryCode::from_static(b"GB"), 0.12),
+    (CountryCode::from_static(b"DE"), 0.1),
+    (CountryCode::from_static(b"FR"), 0.09),
+    (CountryCode::from_static(b"BR"), 0.08),
+    (CountryCode::from_static(b"IN"), 0.08),
+    (CountryCode::from_static(b"JP"), 0.05),
+    (CountryCode::from_static(b"NG"), 0.03),
 ];
 
 /// The key a user is known by in the feature store.
@@ -103,16 +103,16 @@ fn user(rng: &mut StdRng) -> UserFeatures {
         txn_count_24h: (rng.random::<f64>().powi(2) * 12.0).floor(),
         account_age_days,
         chargebacks_90d,
-        home_country: pick_country(rng).to_string(),
+        home_country: pick_country(rng),
     }
 }
 
 fn transaction(rng: &mut StdRng, user: &UserFeatures) -> Transaction {
     let amount = (user.avg_amount_30d * (0.7 * normal(rng)).exp()).clamp(0.5, 50_000.0);
     let merchant_country = if rng.random::<f64>() < 0.88 {
-        user.home_country.clone()
+        user.home_country
     } else {
-        pick_country(rng).to_string()
+        pick_country(rng)
     };
     let local_hour = if rng.random::<f64>() < 0.12 {
         rng.random_range(0..6)
@@ -128,7 +128,7 @@ fn transaction(rng: &mut StdRng, user: &UserFeatures) -> Transaction {
     }
 }
 
-fn pick_country(rng: &mut StdRng) -> &'static str {
+fn pick_country(rng: &mut StdRng) -> CountryCode {
     let mut p = rng.random::<f64>();
     for (code, weight) in COUNTRIES {
         if p < weight {

@@ -15,12 +15,110 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, Span};
 
+/// A trace id as the API shows it: 32 lowercase hex digits, or empty when there is none.
+/// Kept inline and `Copy`, since every request carries one into its response, its
+/// `x-trace-id` header and its log lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceHex {
+    digits: [u8; 32],
+    empty: bool,
+}
+
+impl TraceHex {
+    /// No trace id.
+    pub const EMPTY: Self = Self {
+        digits: [b'0'; 32],
+        empty: true,
+    };
+
+    /// The id of an OpenTelemetry trace; empty for the invalid (all-zero) id.
+    pub fn of(trace_id: TraceId) -> Self {
+        if trace_id == TraceId::INVALID {
+            return Self::EMPTY;
+        }
+        let bits = u128::from_be_bytes(trace_id.to_bytes());
+        Self::from_bits((bits >> 64) as u64, bits as u64)
+    }
+
+    fn from_bits(high: u64, low: u64) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 32];
+        for (i, byte) in high
+            .to_be_bytes()
+            .into_iter()
+            .chain(low.to_be_bytes())
+            .enumerate()
+        {
+            digits[2 * i] = DIGITS[usize::from(byte >> 4)];
+            digits[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self {
+            digits,
+            empty: false,
+        }
+    }
+
+    /// 32 hex digits in any case, as a `traceparent` carries them.
+    fn parse(hex: &str) -> Option<Self> {
+        let bytes: [u8; 32] = hex.as_bytes().try_into().ok()?;
+        if !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        Some(Self {
+            digits: bytes.map(|b| b.to_ascii_lowercase()),
+            empty: false,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        if self.empty {
+            return "";
+        }
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.digits).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+}
+
+impl Default for TraceHex {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl std::fmt::Display for TraceHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for TraceHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<&str> for TraceHex {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for TraceHex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// The tracing decision for one request, taken once when it arrives (head sampling).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadSample {
     /// The caller's trace id, or a fresh one; empty for a sampled new trace until the
     /// span exists (see [`RequestTracer::start`]).
-    pub trace_id: String,
+    pub trace_id: TraceHex,
     pub sampled: bool,
 }
 
@@ -35,9 +133,9 @@ pub fn head_sample(headers: &HeaderMap, ratio: f64) -> HeadSample {
     let sampled = ratio >= 1.0 || (ratio > 0.0 && (low as f64) < ratio * u64::MAX as f64);
     HeadSample {
         trace_id: if sampled {
-            String::new()
+            TraceHex::EMPTY
         } else {
-            trace_id_hex(high, low)
+            TraceHex::from_bits(high, low)
         },
         sampled,
     }
@@ -77,13 +175,8 @@ impl RequestTracer {
                 KeyValue::new("http.request.method", method),
             ])
             .start_with_context(&self.tracer, &parent);
-        let trace_id = span.span_context().trace_id();
         RequestTrace {
-            trace_id: if trace_id == TraceId::INVALID {
-                String::new()
-            } else {
-                trace_id.to_string()
-            },
+            trace_id: TraceHex::of(span.span_context().trace_id()),
             span: Some(Arc::new(SampledSpan {
                 tracer: self.tracer.clone(),
                 context: parent.with_span(span),
@@ -97,7 +190,7 @@ impl RequestTracer {
 /// travels with every request, sampled or not.
 #[derive(Debug, Clone, Default)]
 pub struct RequestTrace {
-    pub trace_id: String,
+    pub trace_id: TraceHex,
     span: Option<Arc<SampledSpan>>,
 }
 
@@ -109,7 +202,7 @@ struct SampledSpan {
 
 impl RequestTrace {
     /// A trace that records no spans.
-    pub fn unsampled(trace_id: String) -> Self {
+    pub fn unsampled(trace_id: TraceHex) -> Self {
         Self {
             trace_id,
             span: None,
@@ -153,25 +246,8 @@ impl RequestTrace {
     }
 }
 
-/// A 128-bit trace id as 32 lowercase hex digits; runs on every unsampled request, where
-/// `format!` cost more than the rest of the sampling decision.
-fn trace_id_hex(high: u64, low: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    for (i, byte) in high
-        .to_be_bytes()
-        .into_iter()
-        .chain(low.to_be_bytes())
-        .enumerate()
-    {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
-    }
-    out.iter().map(|&b| char::from(b)).collect()
-}
-
 /// `(trace id, sampled)` of a valid `traceparent` header.
-fn parse_traceparent(headers: &HeaderMap) -> Option<(String, bool)> {
+fn parse_traceparent(headers: &HeaderMap) -> Option<(TraceHex, bool)> {
     const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     let value = headers.get(TRACEPARENT)?.to_str().ok()?;
     let mut parts = value.trim().split('-');
@@ -190,7 +266,7 @@ fn parse_traceparent(headers: &HeaderMap) -> Option<(String, bool)> {
         return None;
     }
     let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-    Some((trace_id.to_ascii_lowercase(), sampled))
+    Some((TraceHex::parse(trace_id)?, sampled))
 }
 
 /// A fast per-thread generator (SplitMix64) for trace ids and sampling draws; seeded from
@@ -277,20 +353,34 @@ mod tests {
         ] {
             let decision = head_sample(&headers(bad), 0.0);
             assert!(!decision.sampled, "{bad}");
-            assert_eq!(decision.trace_id.len(), 32, "{bad}");
-            assert!(!decision.trace_id.starts_with("4bf92f"), "{bad}");
+            assert_eq!(decision.trace_id.as_str().len(), 32, "{bad}");
+            assert!(!decision.trace_id.as_str().starts_with("4bf92f"), "{bad}");
         }
     }
 
     #[test]
-    fn trace_ids_are_32_lowercase_hex_digits() {
+    fn trace_ids_are_32_lowercase_hex_digits_or_empty() {
         assert_eq!(
-            trace_id_hex(0x4bf9_2f35_77b3_4da6, 0x00a3_ce92_9d0e_0e47),
+            TraceHex::from_bits(0x4bf9_2f35_77b3_4da6, 0x00a3_ce92_9d0e_0e47),
             "4bf92f3577b34da600a3ce929d0e0e47"
         );
         assert_eq!(
-            trace_id_hex(u64::MAX, 0),
+            TraceHex::from_bits(u64::MAX, 0).as_str(),
             format!("{}{}", "f".repeat(16), "0".repeat(16))
+        );
+        let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        assert_eq!(TraceHex::of(id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(TraceHex::of(TraceId::INVALID), "");
+        assert!(TraceHex::of(TraceId::INVALID).is_empty());
+        assert_eq!(
+            TraceHex::parse("4BF92F3577B34DA6A3CE929D0E0E4736").unwrap(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert!(TraceHex::parse("4bf92f3577b34da6a3ce929d0e0e473g").is_none());
+        assert!(TraceHex::parse("4bf9").is_none());
+        assert_eq!(
+            serde_json::to_string(&TraceHex::from_bits(1, 2)).unwrap(),
+            format!("\"{:016x}{:016x}\"", 1, 2)
         );
     }
 
@@ -363,11 +453,11 @@ mod tests {
         let empty = HeaderMap::new();
         let spans = finished_spans(|tracer| {
             let sampled = tracer.start(head_sample(&empty, 1.0), &empty, "GET", "/healthz");
-            assert_eq!(sampled.trace_id.len(), 32);
+            assert_eq!(sampled.trace_id.as_str().len(), 32);
             assert!(sampled.is_sampled());
             sampled.end(200);
             let unsampled = tracer.start(head_sample(&empty, 0.0), &empty, "GET", "/healthz");
-            assert_eq!(unsampled.trace_id.len(), 32);
+            assert_eq!(unsampled.trace_id.as_str().len(), 32);
             assert!(unsampled.child("inference", Vec::new).is_none());
             unsampled.end(200);
         });

@@ -10,7 +10,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::drift::ReferenceHistogram;
-use crate::features::{FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer};
+use crate::features::{
+    CountryCode, FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer,
+};
 use crate::model::metadata::TrainingInfo;
 use crate::model::net::FraudNet;
 use crate::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
@@ -261,9 +263,9 @@ fn population_defaults(users: &[UserFeatures]) -> UserFeatures {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let mut countries: Vec<&str> = users.iter().map(|u| u.home_country.as_str()).collect();
+    let mut countries: Vec<CountryCode> = users.iter().map(|u| u.home_country).collect();
     countries.sort_unstable();
-    let mut best = ("US", 0);
+    let mut best = (CountryCode::from_static(b"US"), 0);
     for group in countries.chunk_by(|a, b| a == b) {
         if group.len() > best.1 {
             best = (group[0], group.len());
@@ -274,6 +276,6 @@ fn population_defaults(users: &[UserFeatures]) -> UserFeatures {
         txn_count_24h: median(|u| u.txn_count_24h),
         account_age_days: median(|u| u.account_age_days),
         chargebacks_90d: median(|u| u.chargebacks_90d),
-        home_country: best.0.to_string(),
+        home_country: best.0,
     }
 }

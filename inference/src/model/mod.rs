@@ -33,7 +33,7 @@ pub enum ModelError {
 }
 
 /// A score and, when asked for, each feature's contribution to it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     pub probability: f32,
     /// Score minus the score with that feature set to its training mean.

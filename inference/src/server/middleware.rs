@@ -59,9 +59,9 @@ pub async fn observe(
     if !state.instrument {
         let trace_id = decision.trace_id;
         req.extensions_mut()
-            .insert(RequestTrace::unsampled(trace_id.clone()));
+            .insert(RequestTrace::unsampled(trace_id));
         let response = next.call(req).await?;
-        log_failure(&response, &trace_id);
+        log_failure(&response, trace_id.as_str());
         return Ok(response);
     }
     let route = request_route(&req);
@@ -82,9 +82,9 @@ pub async fn observe(
     trace.end(code);
     state.request_metrics.record(route, method, code, elapsed);
     let mut response = result?;
-    log_failure(&response, &trace.trace_id);
+    log_failure(&response, trace.trace_id.as_str());
     if !trace.trace_id.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&trace.trace_id)
+        && let Ok(value) = HeaderValue::from_str(trace.trace_id.as_str())
     {
         response.headers_mut().insert(TRACE_ID_HEADER, value);
     }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::answer_json;
 use crate::coalesce::Coalescer;
 use crate::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
@@ -23,14 +24,16 @@ pub async fn predict(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_permit, body) = admit(&state, &req, payload).await?;
-    let request: PredictRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
+    let request: PredictRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let valid = request.validate("").map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
-    let mut predictions = state
+    let prediction = state
         .predictor
-        .predict(&coalescer, vec![valid], &trace)
+        .predict_one(&coalescer, &valid, &trace)
         .await?;
-    Ok(HttpResponse::Ok().json(predictions.remove(0)))
+    let mut body = Vec::with_capacity(answer_json::ANSWER_BYTES);
+    answer_json::prediction(&mut body, &prediction);
+    Ok(json_ok(body))
 }
 
 pub async fn predict_batch(
@@ -40,7 +43,7 @@ pub async fn predict_batch(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_permit, body) = admit(&state, &req, payload).await?;
-    let batch: BatchRequest = schema::parse(&body).map_err(ApiError::Malformed)?;
+    let batch: BatchRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let count = batch.transactions.len();
     if count == 0 || count > state.max_batch_size {
         return Err(ApiError::Invalid(FieldError::new(
@@ -59,11 +62,26 @@ pub async fn predict_batch(
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
-    let predictions = state.predictor.predict(&coalescer, valid, &trace).await?;
-    Ok(HttpResponse::Ok().json(BatchPrediction {
-        predictions,
-        trace_id: trace.trace_id,
-    }))
+    let predictions = state
+        .predictor
+        .predict_batch(&coalescer, &valid, &trace)
+        .await?;
+    let mut body = Vec::with_capacity(count * answer_json::ANSWER_BYTES);
+    answer_json::batch(
+        &mut body,
+        &BatchPrediction {
+            predictions,
+            trace_id: trace.trace_id,
+        },
+    );
+    Ok(json_ok(body))
+}
+
+/// A 200 with a JSON body.
+fn json_ok(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(header::ContentType::json())
+        .body(body)
 }
 
 pub async fn model(state: Data<AppState>) -> HttpResponse {
@@ -197,19 +215,33 @@ async fn read_json_body(
     {
         return Err(ApiError::TooLarge { limit });
     }
-    let mut body = BytesMut::new();
+    // A small body usually arrives as one chunk, which is kept as it is; only a body in
+    // several chunks is copied into one buffer.
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    let mut length = 0;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::Body)?;
-        if body.len() + chunk.len() > limit {
+        length += chunk.len();
+        if length > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        match &first {
+            None if joined.is_empty() => first = Some(chunk),
+            _ => {
+                if let Some(first) = first.take() {
+                    joined.extend_from_slice(&first);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
     }
+    let body = first.unwrap_or_else(|| joined.freeze());
     if body.is_empty() {
         return Err(ApiError::Malformed(FieldError::new(
             "body",
             "the request body is empty",
         )));
     }
-    Ok(body.freeze())
+    Ok(body)
 }

@@ -28,6 +28,19 @@ pub enum LookupResult {
     skipped,
 }
 
+impl LookupResult {
+    /// The name in answers and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::hit => "hit",
+            Self::miss => "miss",
+            Self::error => "error",
+            Self::timeout => "timeout",
+            Self::skipped => "skipped",
+        }
+    }
+}
+
 /// Features for one user, if the store had them.
 #[derive(Debug, Clone)]
 pub struct Lookup {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fred::prelude::{Builder, Client, ClientLike, Config, HashesInterface, ReconnectPolicy};
 
-use crate::features::UserFeatures;
+use crate::features::{CountryCode, UserFeatures};
 use crate::secret::{ConnectionUrl, Secret};
 
 /// How to reach Redis.
@@ -147,7 +147,7 @@ fn encode(user: &UserFeatures) -> Vec<(&'static str, String)> {
         ("txn_count_24h", user.txn_count_24h.to_string()),
         ("account_age_days", user.account_age_days.to_string()),
         ("chargebacks_90d", user.chargebacks_90d.to_string()),
-        ("home_country", user.home_country.clone()),
+        ("home_country", user.home_country.to_string()),
     ]
 }
 
@@ -166,7 +166,7 @@ fn decode(fields: &HashMap<String, String>) -> Result<UserFeatures, RedisStoreEr
         chargebacks_90d: number("chargebacks_90d")?,
         home_country: fields
             .get("home_country")
-            .cloned()
+            .and_then(|code| CountryCode::parse(code))
             .ok_or(RedisStoreError::Malformed("home_country"))?,
     })
 }
@@ -182,7 +182,7 @@ mod tests {
             txn_count_24h: 3.0,
             account_age_days: 90.0,
             chargebacks_90d: 1.0,
-            home_country: "DE".into(),
+            home_country: CountryCode::from_static(b"DE"),
         };
         let fields: HashMap<String, String> = encode(&user)
             .into_iter()
