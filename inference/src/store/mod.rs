@@ -112,11 +112,14 @@ impl FeatureStore {
                 Some(f) => (Some(f), LookupResult::hit),
                 None => (None, LookupResult::miss),
             },
+            // Boxed: a Redis lookup's future is about 5 KB, and inline it would make the
+            // future of every request that large, copied whenever actix boxes a handler's
+            // future, even with the in-memory store.
             Backend::Redis {
                 store,
                 timeout,
                 breaker,
-            } => fetch_guarded(store, *timeout, breaker, user_id).await,
+            } => Box::pin(fetch_guarded(store, *timeout, breaker, user_id)).await,
         };
         Lookup {
             features,
