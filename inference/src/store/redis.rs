@@ -192,6 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn a_home_country_that_is_not_two_letters_is_malformed() {
+        let fields = |code: &str| {
+            HashMap::from([
+                ("avg_amount_30d".to_string(), "12.5".to_string()),
+                ("txn_count_24h".to_string(), "3".to_string()),
+                ("account_age_days".to_string(), "90".to_string()),
+                ("chargebacks_90d".to_string(), "0".to_string()),
+                ("home_country".to_string(), code.to_string()),
+            ])
+        };
+        assert_eq!(
+            decode(&fields("de")).unwrap().home_country,
+            CountryCode::from_static(b"DE")
+        );
+        for bad in ["DEU", "", "1A"] {
+            assert!(
+                matches!(
+                    decode(&fields(bad)),
+                    Err(RedisStoreError::Malformed("home_country"))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn malformed_field_is_named() {
         let fields = HashMap::from([("avg_amount_30d".to_string(), "NaN".to_string())]);
         assert!(matches!(
