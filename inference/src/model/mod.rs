@@ -11,7 +11,7 @@ use candle_nn::VarBuilder;
 
 use crate::features::{FEATURE_COUNT, FEATURE_NAMES, FeatureVector};
 pub use metadata::{METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
-use net::FraudNet;
+use net::{FraudNet, ServingNet};
 
 /// The model shipped inside the binary, used when no model directory is given.
 const BUNDLED_WEIGHTS: &[u8] = include_bytes!("../../model/model.safetensors");
@@ -43,7 +43,7 @@ pub struct Scored {
 /// A loaded model ready to score.
 #[derive(Debug)]
 pub struct FraudModel {
-    net: FraudNet,
+    net: ServingNet,
     metadata: ModelMetadata,
     device: Device,
 }
@@ -104,7 +104,7 @@ impl FraudModel {
             return Err(ModelError::Incompatible(problem));
         }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let net = FraudNet::new(&vb, FEATURE_COUNT, metadata.hidden_units)?;
+        let net = ServingNet::new(&FraudNet::new(&vb, FEATURE_COUNT, metadata.hidden_units)?)?;
         Ok(Self {
             net,
             metadata,
@@ -128,19 +128,23 @@ impl FraudModel {
             return Ok(Vec::new());
         }
         let variants = if explain { FEATURE_COUNT + 1 } else { 1 };
-        let mut inputs = Vec::with_capacity(rows.len() * variants * FEATURE_COUNT);
+        // Each input row ends with the constant 1 that carries the hidden layer's bias.
+        let width = FEATURE_COUNT + 1;
+        let mut inputs = Vec::with_capacity(rows.len() * variants * width);
         for row in rows {
             let normalised = self.normalise(row);
             inputs.extend_from_slice(&normalised);
+            inputs.push(1.0);
             if explain {
                 for masked in 0..FEATURE_COUNT {
                     let mut copy = normalised;
                     copy[masked] = 0.0;
                     inputs.extend_from_slice(&copy);
+                    inputs.push(1.0);
                 }
             }
         }
-        let batch = Tensor::from_vec(inputs, (rows.len() * variants, FEATURE_COUNT), &self.device)?;
+        let batch = Tensor::from_vec(inputs, (rows.len() * variants, width), &self.device)?;
         let probabilities = candle_nn::ops::sigmoid(&self.net.logits(&batch)?)?.to_vec1::<f32>()?;
         Ok(probabilities
             .chunks(variants)
