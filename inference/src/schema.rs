@@ -346,10 +346,16 @@ mod tests {
 
     const VALID: &str = r#"{"user_id":"u1","amount":12.5,"merchant_category":"grocery","merchant_country":"DE","card_present":true,"local_hour":14}"#;
 
+    /// `body`, which must parse, validated with field names under `prefix`.
+    fn validated<'a>(body: &'a str, prefix: &str) -> Result<ValidRequest<'a>, FieldError> {
+        parse::<PredictRequest<'_>>(body.as_bytes())
+            .unwrap()
+            .validate(prefix)
+    }
+
     #[test]
     fn valid_request_parses_and_validates() {
-        let request: PredictRequest<'_> = parse(VALID.as_bytes()).unwrap();
-        let valid = request.validate("").unwrap();
+        let valid = validated(VALID, "").unwrap();
         assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
     }
 
@@ -374,16 +380,10 @@ mod tests {
     #[test]
     fn country_codes_are_validated_and_upper_cased() {
         let body = VALID.replace(r#""DE""#, r#""de""#);
-        let valid = parse::<PredictRequest<'_>>(body.as_bytes())
-            .unwrap()
-            .validate("")
-            .unwrap();
+        let valid = validated(&body, "").unwrap();
         assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
         let body = VALID.replace(r#""DE""#, r#""DEU""#);
-        let error = parse::<PredictRequest<'_>>(body.as_bytes())
-            .unwrap()
-            .validate("transactions[1].")
-            .unwrap_err();
+        let error = validated(&body, "transactions[1].").unwrap_err();
         assert_eq!(error.field, "transactions[1].merchant_country");
     }
 
@@ -432,10 +432,7 @@ mod tests {
     #[test]
     fn negative_amount_is_refused() {
         let body = VALID.replace("12.5", "-3");
-        let error = parse::<PredictRequest<'_>>(body.as_bytes())
-            .unwrap()
-            .validate("")
-            .unwrap_err();
+        let error = validated(&body, "").unwrap_err();
         assert_eq!(error.field, "amount");
     }
 

@@ -253,20 +253,17 @@ fn parse_traceparent(headers: &HeaderMap) -> Option<(TraceHex, bool)> {
     let mut parts = value.trim().split('-');
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let trace_id = TraceHex::parse(trace_id)?;
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if version == "ff"
-        || !hex(version, 2)
-        || !hex(trace_id, 32)
-        || !hex(parent_id, 16)
-        || !hex(flags, 2)
-    {
+    if version == "ff" || !hex(version, 2) || !hex(parent_id, 16) || !hex(flags, 2) {
         return None;
     }
-    if trace_id.bytes().all(|b| b == b'0') || parent_id.bytes().all(|b| b == b'0') {
+    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
+    if all_zero(trace_id.as_str()) || all_zero(parent_id) {
         return None;
     }
     let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-    Some((TraceHex::parse(trace_id)?, sampled))
+    Some((trace_id, sampled))
 }
 
 /// A fast per-thread generator (SplitMix64) for trace ids and sampling draws; seeded from

@@ -572,3 +572,52 @@ fn shutdown_turns_not_ready_then_drains_in_flight_requests() {
     );
     assert!(server.logs().contains("draining in-flight requests"));
 }
+
+/// Hands out `bytes` at most `piece` at a time, so a request body built from it is sent
+/// with chunked transfer encoding in many small chunks.
+struct Trickle {
+    bytes: std::io::Cursor<Vec<u8>>,
+    piece: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let end = buf.len().min(self.piece);
+        self.bytes.read(&mut buf[..end])
+    }
+}
+
+fn trickled(body: Vec<u8>) -> reqwest::blocking::Body {
+    reqwest::blocking::Body::new(Trickle {
+        bytes: std::io::Cursor::new(body),
+        piece: 500,
+    })
+}
+
+#[test]
+fn bodies_sent_in_chunks_are_joined_and_still_limited() {
+    let server = Server::start(&["--max-body-bytes", "65536"], &[]);
+    let http = client();
+    let batch = json!({ "transactions": typical_transactions(50, 1.0) });
+    let response = http
+        .post(server.url("/v1/predict/batch"))
+        .header("content-type", "application/json")
+        .body(trickled(serde_json::to_vec(&batch).unwrap()))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["predictions"].as_array().unwrap().len(), 50);
+
+    // No Content-Length to refuse it early: the running total must stop it.
+    let huge = format!("{{\"user_id\":\"{}\"}}", "x".repeat(100 * 1024)).into_bytes();
+    let response = http
+        .post(server.url("/v1/predict"))
+        .header("content-type", "application/json")
+        .body(trickled(huge))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["field"], "body", "{body}");
+}

@@ -44,20 +44,16 @@ pub struct ServingNet {
 
 impl ServingNet {
     pub fn new(net: &FraudNet) -> Result<Self> {
+        let weight = net.hidden.weight();
         let hidden_bias = match net.hidden.bias() {
             Some(bias) => bias.clone(),
-            None => net
-                .hidden
-                .weight()
-                .narrow(1, 0, 1)?
-                .squeeze(1)?
-                .zeros_like()?,
+            None => Tensor::zeros(weight.dim(0)?, weight.dtype(), weight.device())?,
         };
-        let hidden =
-            Tensor::cat(&[net.hidden.weight().t()?, hidden_bias.unsqueeze(0)?], 0)?.contiguous()?;
+        let hidden = Tensor::cat(&[weight.t()?, hidden_bias.unsqueeze(0)?], 0)?.contiguous()?;
         let output = net.output.weight().t()?.contiguous()?;
+        // One output unit: its bias has one element.
         let output_bias = match net.output.bias() {
-            Some(bias) => f64::from(bias.flatten_all()?.to_vec1::<f32>()?[0]),
+            Some(bias) => f64::from(bias.squeeze(0)?.to_scalar::<f32>()?),
             None => 0.0,
         };
         Ok(Self {

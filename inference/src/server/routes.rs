@@ -217,26 +217,26 @@ async fn read_json_body(
     }
     // A small body usually arrives as one chunk, which is kept as it is; only a body in
     // several chunks is copied into one buffer.
-    let mut first: Option<Bytes> = None;
-    let mut joined = BytesMut::new();
-    let mut length = 0;
+    let mut body = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::Body)?;
-        length += chunk.len();
+        let length = joined.as_ref().map_or(body.len(), BytesMut::len) + chunk.len();
         if length > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        match &first {
-            None if joined.is_empty() => first = Some(chunk),
-            _ => {
-                if let Some(first) = first.take() {
-                    joined.extend_from_slice(&first);
-                }
-                joined.extend_from_slice(&chunk);
+        match &mut joined {
+            Some(buffer) => buffer.extend_from_slice(&chunk),
+            None if body.is_empty() => body = chunk,
+            None => {
+                let mut buffer = BytesMut::with_capacity(length);
+                buffer.extend_from_slice(&body);
+                buffer.extend_from_slice(&chunk);
+                joined = Some(buffer);
             }
         }
     }
-    let body = first.unwrap_or_else(|| joined.freeze());
+    let body = joined.map_or(body, BytesMut::freeze);
     if body.is_empty() {
         return Err(ApiError::Malformed(FieldError::new(
             "body",
