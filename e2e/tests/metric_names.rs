@@ -71,7 +71,7 @@ fn exposed_series(encoded: &str) -> BTreeSet<String> {
 /// The inference server's registry with one series in every family: an empty family
 /// encodes nothing, not even its `# TYPE` line.
 fn inference_registry() -> String {
-    let metrics = tidewatch_inference::metrics::Metrics::new();
+    let metrics = tidewatch_inference::telemetry::metrics::Metrics::new();
     metrics.sample_every_family();
     metrics.encode()
 }

@@ -93,10 +93,10 @@ fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 mod tests {
     use super::*;
     use crate::features::FEATURE_NAMES;
-    use crate::metrics::Decision;
     use crate::schema::{Contribution, RiskLevel, TopFeatures};
     use crate::store::LookupResult;
-    use crate::trace::TraceHex;
+    use crate::telemetry::metrics::Decision;
+    use crate::telemetry::trace::TraceHex;
 
     fn written(answer: &Prediction<'_>) -> String {
         let mut out = Vec::new();

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::drift::DriftMonitor;
 use crate::features::{FEATURE_COUNT, FeatureVector};
-use crate::metrics::{DeviceLabels, Metrics};
 use crate::model::{FraudModel, ModelMetadata, Scored};
+use crate::telemetry::drift::DriftMonitor;
+use crate::telemetry::metrics::{DeviceLabels, Metrics};
 
 /// Most rows scored in one forward pass; a batch request may exceed it on its own.
 pub const MAX_BATCH_ROWS: usize = 256;

@@ -116,9 +116,9 @@ mod tests {
     use candle_core::Device;
 
     use super::*;
-    use crate::drift::DriftMonitor;
-    use crate::metrics::Metrics;
     use crate::model::FraudModel;
+    use crate::telemetry::drift::DriftMonitor;
+    use crate::telemetry::metrics::Metrics;
 
     fn backend() -> (Backend, Arc<Metrics>) {
         let model = FraudModel::bundled(&Device::Cpu).unwrap();

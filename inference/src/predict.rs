@@ -10,12 +10,12 @@ use opentelemetry::trace::Span as _;
 use crate::backend::{Backend, BackendError};
 use crate::coalesce::Coalescer;
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
-use crate::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
 use crate::model::{Scored, Thresholds};
-use crate::privacy::pseudonymize;
 use crate::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
 use crate::store::{FeatureStore, Lookup, LookupResult};
-use crate::trace::RequestTrace;
+use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
+use crate::telemetry::privacy::pseudonymize;
+use crate::telemetry::trace::RequestTrace;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 

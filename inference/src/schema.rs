@@ -6,9 +6,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::features::{CountryCode, MerchantCategory, Transaction};
-use crate::metrics::Decision;
 use crate::store::LookupResult;
-use crate::trace::TraceHex;
+use crate::telemetry::metrics::Decision;
+use crate::telemetry::trace::TraceHex;
 
 /// Largest amount accepted, in the transaction's currency.
 pub const MAX_AMOUNT: f64 = 1_000_000.0;

@@ -10,17 +10,17 @@ use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
 use crate::config::ServeConfig;
-use crate::drift::DriftMonitor;
 use crate::fault::FaultInjector;
-use crate::gpu::GpuPoller;
-use crate::metrics::{DeviceLabels, Metrics};
 use crate::model::{self, FraudModel, ModelError};
 use crate::predict::Predictor;
 use crate::server::request_metrics::RequestMetrics;
 use crate::server::{self, AppState, ServerSettings};
 use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
+use crate::telemetry::drift::DriftMonitor;
+use crate::telemetry::gpu::GpuPoller;
+use crate::telemetry::metrics::{DeviceLabels, Metrics};
+use crate::telemetry::trace::RequestTracer;
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
-use crate::trace::RequestTracer;
 
 /// How long readiness waits for a remote feature store at start-up. Past it the server
 /// goes ready anyway: a dead Redis must not keep every replica out of service.

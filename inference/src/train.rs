@@ -9,7 +9,6 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::drift::ReferenceHistogram;
 use crate::features::{
     CountryCode, FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer,
 };
@@ -18,6 +17,7 @@ use crate::model::net::FraudNet;
 use crate::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
 use crate::quality::{self, QualityReport};
 use crate::synth;
+use crate::telemetry::drift::ReferenceHistogram;
 
 /// Bins of the reference histograms.
 const REFERENCE_BINS: usize = 10;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tidewatch_inference::metrics::Metrics;
+use tidewatch_inference::telemetry::metrics::Metrics;
 
 fn registry_text() -> String {
     let metrics = Metrics::new();

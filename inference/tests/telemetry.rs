@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::{Value, json};
-use tidewatch_inference::privacy::pseudonymize;
+use tidewatch_inference::telemetry::privacy::pseudonymize;
 
 /// A minimal OTLP/HTTP receiver: answers 200 to every POST and hands over path and body.
 fn otlp_receiver() -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {

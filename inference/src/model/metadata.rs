@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::drift::ReferenceHistogram;
 use crate::features::UserFeatures;
 use crate::quality::QualityReport;
+use crate::telemetry::drift::ReferenceHistogram;
 
 /// Name of the metadata file inside a model directory.
 pub const METADATA_FILE: &str = "metadata.json";

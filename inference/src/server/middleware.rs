@@ -13,7 +13,7 @@ use actix_web::{Error, HttpMessage};
 
 use super::error::ApiError;
 use super::{AppState, ROUTES};
-use crate::trace::{self, RequestTrace};
+use crate::telemetry::trace::{self, RequestTrace};
 
 /// Routes by pattern; anything else is `unmatched` so labels stay bounded.
 fn route_label(pattern: Option<&str>) -> &'static str {

@@ -17,11 +17,11 @@ use actix_web::{App, HttpServer};
 use tokio::sync::Semaphore;
 
 use crate::coalesce::Coalescer;
-use crate::drift::DriftMonitor;
 use crate::fault::FaultInjector;
-use crate::metrics::Metrics;
 use crate::predict::Predictor;
-use crate::trace::RequestTracer;
+use crate::telemetry::drift::DriftMonitor;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::trace::RequestTracer;
 use request_metrics::RequestMetrics;
 
 /// Everything the handlers share.

@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::ROUTES;
-use crate::metrics::{Metrics, RequestLabels, RouteLabels};
+use crate::telemetry::metrics::{Metrics, RequestLabels, RouteLabels};
 
 /// Records `tidewatch_requests_total` and `tidewatch_request_duration_seconds`.
 #[derive(Debug)]

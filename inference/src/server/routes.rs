@@ -13,9 +13,9 @@ use super::AppState;
 use super::error::ApiError;
 use crate::answer_json;
 use crate::coalesce::Coalescer;
-use crate::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
-use crate::trace::RequestTrace;
+use crate::telemetry::metrics::{CONTENT_TYPE, DriftLabels};
+use crate::telemetry::trace::RequestTrace;
 
 pub async fn predict(
     state: Data<AppState>,

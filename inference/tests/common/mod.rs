@@ -92,7 +92,10 @@ impl Server {
             .filter_map(|task| {
                 let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
                 let name = stat.split_once('(')?.1.rsplit_once(')')?.0.to_string();
-                Some((name, tidewatch_inference::priority::nice_from_stat(&stat)?))
+                Some((
+                    name,
+                    tidewatch_inference::telemetry::priority::nice_from_stat(&stat)?,
+                ))
             })
             .collect()
     }

@@ -13,8 +13,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
-use crate::priority;
-use crate::trace::RequestTracer;
+use crate::telemetry::priority;
+use crate::telemetry::trace::RequestTracer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {

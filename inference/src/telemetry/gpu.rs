@@ -10,8 +10,8 @@ use std::time::Duration;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 
-use crate::metrics::{GpuLabels, GpuMetrics};
-use crate::priority;
+use crate::telemetry::metrics::{GpuLabels, GpuMetrics};
+use crate::telemetry::priority;
 
 /// Stops the poller when dropped.
 #[derive(Debug)]
