@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
+use tidewatch_inference::features::synth;
 use tidewatch_inference::features::{FEATURE_NAMES, engineer};
-use tidewatch_inference::synth;
 
 fn main() -> anyhow::Result<()> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));

@@ -22,6 +22,5 @@ pub mod secret;
 pub mod server;
 pub mod service;
 pub mod store;
-pub mod synth;
 pub mod telemetry;
 pub mod train;

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Parser;
 use tidewatch_inference::config::{Cli, Command, LoadFeaturesArgs, TrainArgs};
+use tidewatch_inference::features::synth;
 use tidewatch_inference::store::RedisStore;
-use tidewatch_inference::synth;
 use tidewatch_inference::train::{self, TrainOptions};
 
 /// The request path allocates small, short-lived buffers on the HTTP worker and frees

@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use crate::features::synth;
 use crate::features::{
     CountryCode, FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer,
 };
@@ -16,7 +17,6 @@ use crate::model::metadata::TrainingInfo;
 use crate::model::net::FraudNet;
 use crate::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
 use crate::quality::{self, QualityReport};
-use crate::synth;
 use crate::telemetry::drift::ReferenceHistogram;
 
 /// Bins of the reference histograms.

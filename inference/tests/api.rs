@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Server, client, sample, transaction};
 use serde_json::{Value, json};
-use tidewatch_inference::synth;
+use tidewatch_inference::features::synth;
 
 #[test]
 fn predict_batch_model_and_probes() {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::features::UserFeatures;
-use crate::synth;
+use crate::features::synth;
 
 /// Users held in a hash map, keyed by user id.
 #[derive(Debug, Default)]

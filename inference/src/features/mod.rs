@@ -1,6 +1,8 @@
 //! Feature engineering: turns a validated transaction and a user's stored profile into the
 //! model's input vector. Pure functions only; no I/O and no model code.
 
+pub mod synth;
+
 use serde::{Deserialize, Serialize};
 
 /// Number of model inputs.
