@@ -11,9 +11,9 @@ use std::rc::Rc;
 
 use tokio::sync::oneshot;
 
+use crate::backend::model::Scored;
 use crate::backend::{Backend, BackendError, MAX_BATCH_ROWS};
 use crate::features::FeatureVector;
-use crate::model::Scored;
 
 type Reply = Result<Vec<Scored>, BackendError>;
 
@@ -116,7 +116,7 @@ mod tests {
     use candle_core::Device;
 
     use super::*;
-    use crate::model::FraudModel;
+    use crate::backend::model::FraudModel;
     use crate::telemetry::drift::DriftMonitor;
     use crate::telemetry::metrics::Metrics;
 

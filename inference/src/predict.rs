@@ -7,10 +7,10 @@ use futures::future::join_all;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::Span as _;
 
+use crate::backend::model::{Scored, Thresholds};
 use crate::backend::{Backend, BackendError};
 use crate::coalesce::Coalescer;
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
-use crate::model::{Scored, Thresholds};
 use crate::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
 use crate::store::{FeatureStore, Lookup, LookupResult};
 use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};

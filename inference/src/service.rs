@@ -8,10 +8,10 @@ use std::time::Duration;
 use actix_web::web::Data;
 use tokio::sync::Semaphore;
 
+use crate::backend::model::{self, FraudModel, ModelError};
 use crate::backend::{Backend, BackendError};
 use crate::config::ServeConfig;
 use crate::fault::FaultInjector;
-use crate::model::{self, FraudModel, ModelError};
 use crate::predict::Predictor;
 use crate::server::request_metrics::RequestMetrics;
 use crate::server::{self, AppState, ServerSettings};

@@ -9,14 +9,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use crate::backend::model::metadata::TrainingInfo;
+use crate::backend::model::net::FraudNet;
+use crate::backend::model::quality::{self, QualityReport};
+use crate::backend::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
 use crate::features::synth;
 use crate::features::{
     CountryCode, FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer,
 };
-use crate::model::metadata::TrainingInfo;
-use crate::model::net::FraudNet;
-use crate::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
-use crate::quality::{self, QualityReport};
 use crate::telemetry::drift::ReferenceHistogram;
 
 /// Bins of the reference histograms.
@@ -64,7 +64,7 @@ pub enum TrainError {
     #[error("cannot encode metadata: {0}")]
     Json(#[from] serde_json::Error),
     #[error("trained model does not load back: {0}")]
-    Reload(#[from] crate::model::ModelError),
+    Reload(#[from] crate::backend::model::ModelError),
 }
 
 /// Trains a model and writes it to `out`; returns its metadata (with the quality report).

@@ -2,8 +2,8 @@
 //! training command reproduces a model of the same quality from the same seed.
 
 use candle_core::Device;
+use tidewatch_inference::backend::model::FraudModel;
 use tidewatch_inference::features::FEATURE_NAMES;
-use tidewatch_inference::model::FraudModel;
 use tidewatch_inference::train::{TrainOptions, train};
 
 #[test]

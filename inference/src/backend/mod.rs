@@ -2,14 +2,16 @@
 //! micro-batches, so candle never runs on the async runtime. It records inference time
 //! and feeds the drift monitor; it knows nothing about HTTP.
 
+pub mod model;
+
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::backend::model::{FraudModel, ModelMetadata, Scored};
 use crate::features::{FEATURE_COUNT, FeatureVector};
-use crate::model::{FraudModel, ModelMetadata, Scored};
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
 

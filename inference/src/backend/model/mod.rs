@@ -3,6 +3,7 @@
 
 pub mod metadata;
 pub mod net;
+pub mod quality;
 
 use std::path::Path;
 
@@ -14,8 +15,8 @@ pub use metadata::{METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
 use net::{FraudNet, ServingNet};
 
 /// The model shipped inside the binary, used when no model directory is given.
-const BUNDLED_WEIGHTS: &[u8] = include_bytes!("../../model/model.safetensors");
-const BUNDLED_METADATA: &str = include_str!("../../model/metadata.json");
+const BUNDLED_WEIGHTS: &[u8] = include_bytes!("../../../model/model.safetensors");
+const BUNDLED_METADATA: &str = include_str!("../../../model/metadata.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

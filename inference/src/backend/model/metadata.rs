@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::model::quality::QualityReport;
 use crate::features::UserFeatures;
-use crate::quality::QualityReport;
 use crate::telemetry::drift::ReferenceHistogram;
 
 /// Name of the metadata file inside a model directory.
