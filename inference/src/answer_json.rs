@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::schema::{BatchPrediction, Prediction};
+use crate::core::schema::{BatchPrediction, Prediction};
 
 /// Room for one answer (about 480 bytes with three top features), so writing it does
 /// not grow the buffer.
@@ -92,8 +92,8 @@ fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::schema::{Contribution, RiskLevel, TopFeatures};
     use crate::features::FEATURE_NAMES;
-    use crate::schema::{Contribution, RiskLevel, TopFeatures};
     use crate::store::LookupResult;
     use crate::telemetry::metrics::Decision;
     use crate::telemetry::trace::TraceHex;

@@ -10,12 +10,9 @@
 pub mod answer_json;
 pub mod backend;
 pub mod buckets;
-pub mod coalesce;
 pub mod config;
-pub mod fault;
+pub mod core;
 pub mod features;
-pub mod predict;
-pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod service;

@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::backend::BackendError;
-use crate::schema::{ErrorBody, ErrorDetail, FieldError};
+use crate::core::schema::{ErrorBody, ErrorDetail, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

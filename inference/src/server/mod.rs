@@ -16,9 +16,9 @@ use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 use tokio::sync::Semaphore;
 
-use crate::coalesce::Coalescer;
-use crate::fault::FaultInjector;
-use crate::predict::Predictor;
+use crate::core::coalesce::Coalescer;
+use crate::core::fault::FaultInjector;
+use crate::core::predict::Predictor;
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::trace::RequestTracer;

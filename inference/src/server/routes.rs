@@ -12,8 +12,8 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use crate::answer_json;
-use crate::coalesce::Coalescer;
-use crate::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
+use crate::core::coalesce::Coalescer;
+use crate::core::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
 use crate::telemetry::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::telemetry::trace::RequestTrace;
 

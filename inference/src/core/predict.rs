@@ -9,9 +9,9 @@ use opentelemetry::trace::Span as _;
 
 use crate::backend::model::{Scored, Thresholds};
 use crate::backend::{Backend, BackendError};
-use crate::coalesce::Coalescer;
+use crate::core::coalesce::Coalescer;
+use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
-use crate::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
 use crate::store::{FeatureStore, Lookup, LookupResult};
 use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
 use crate::telemetry::privacy::pseudonymize;
