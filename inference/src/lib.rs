@@ -7,7 +7,6 @@
 //! worker's requests into shared model jobs, and
 //! [`server`] adapts HTTP to them.
 
-pub mod answer_json;
 pub mod backend;
 pub mod buckets;
 pub mod config;

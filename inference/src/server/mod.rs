@@ -1,6 +1,7 @@
 //! The HTTP server: shared state, routes, and a run loop with graceful shutdown
 //! (not-ready first, then drain, then the caller flushes telemetry).
 
+pub mod answer_json;
 pub mod error;
 pub mod middleware;
 pub mod request_metrics;

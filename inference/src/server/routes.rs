@@ -10,8 +10,8 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::AppState;
+use super::answer_json;
 use super::error::ApiError;
-use crate::answer_json;
 use crate::core::coalesce::Coalescer;
 use crate::core::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
 use crate::telemetry::metrics::{CONTENT_TYPE, DriftLabels};
