@@ -279,3 +279,40 @@ fn population_defaults(users: &[UserFeatures]) -> UserFeatures {
         home_country: best.0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_reproduces_the_committed_model_quality() {
+        let committed = FraudModel::bundled(&Device::Cpu)
+            .unwrap()
+            .metadata()
+            .clone();
+        let dir = tempfile::tempdir().unwrap();
+        let options = TrainOptions {
+            seed: committed.training.seed,
+            users: committed.training.users,
+            examples: committed.training.examples,
+            epochs: committed.training.epochs,
+            learning_rate: committed.training.learning_rate,
+            version: committed.version.clone(),
+            ..TrainOptions::default()
+        };
+        let trained = train(&options, dir.path()).unwrap();
+        assert!((trained.quality.auc - committed.quality.auc).abs() < 0.01);
+        let reloaded = FraudModel::load(dir.path(), &Device::Cpu).unwrap();
+        let row = [4.0, 2.5, 6.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let scored = reloaded.score(&[row], true).unwrap();
+        assert!(
+            scored[0].probability > 0.5,
+            "an obviously risky row scores high"
+        );
+        let contributions = scored[0].contributions.unwrap();
+        assert!(
+            contributions[1] > 0.0,
+            "a large amount ratio pushes the score up"
+        );
+    }
+}
