@@ -9,15 +9,17 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::backend::model::metadata::TrainingInfo;
-use crate::backend::model::net::FraudNet;
-use crate::backend::model::quality::{self, QualityReport};
-use crate::backend::model::{FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE};
-use crate::features::synth;
-use crate::features::{
+use tidewatch_inference::backend::model::metadata::TrainingInfo;
+use tidewatch_inference::backend::model::net::FraudNet;
+use tidewatch_inference::backend::model::quality::{self, QualityReport};
+use tidewatch_inference::backend::model::{
+    FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE,
+};
+use tidewatch_inference::features::synth;
+use tidewatch_inference::features::{
     CountryCode, FEATURE_COUNT, FEATURE_NAMES, FeatureVector, UserFeatures, engineer,
 };
-use crate::telemetry::drift::ReferenceHistogram;
+use tidewatch_inference::telemetry::drift::ReferenceHistogram;
 
 /// Bins of the reference histograms.
 const REFERENCE_BINS: usize = 10;
@@ -64,7 +66,7 @@ pub enum TrainError {
     #[error("cannot encode metadata: {0}")]
     Json(#[from] serde_json::Error),
     #[error("trained model does not load back: {0}")]
-    Reload(#[from] crate::backend::model::ModelError),
+    Reload(#[from] tidewatch_inference::backend::model::ModelError),
 }
 
 /// Trains a model and writes it to `out`; returns its metadata (with the quality report).

@@ -1,11 +1,13 @@
 //! `tidewatch-inference`: `serve`, `train` and `load-features`.
 
+mod train;
+
 use anyhow::Context;
 use clap::Parser;
 use tidewatch_inference::config::{Cli, Command, LoadFeaturesArgs, TrainArgs};
 use tidewatch_inference::features::synth;
 use tidewatch_inference::store::RedisStore;
-use tidewatch_inference::train::{self, TrainOptions};
+use train::TrainOptions;
 
 /// The request path allocates small, short-lived buffers on the HTTP worker and frees
 /// some of them on the model thread; mimalloc handles both patterns with less contention
