@@ -1,5 +1,6 @@
-//! The HTTP API's request and response bodies, JSON parsing that names the offending
-//! field, and validation into domain types. No I/O.
+//! Prediction requests and answers as JSON values: parsing that names the offending
+//! field, and validation into domain types. No I/O and no HTTP; error bodies belong to
+//! the server.
 
 use std::borrow::Cow;
 
@@ -323,21 +324,6 @@ pub struct Prediction<'a> {
 pub struct BatchPrediction<'a> {
     pub predictions: Vec<Prediction<'a>>,
     pub trace_id: TraceHex,
-}
-
-/// The error body of every 4xx and 5xx answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `invalid_field`.
-    pub code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    pub message: String,
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 
 use crate::backend::BackendError;
-use crate::core::schema::{ErrorBody, ErrorDetail, FieldError};
+use crate::core::schema::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -109,4 +110,19 @@ impl ResponseError for ApiError {
             },
         })
     }
+}
+
+/// The error body of every 4xx and 5xx answer.
+#[derive(Debug, Clone, Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_field`.
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    message: String,
 }
