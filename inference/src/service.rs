@@ -5,12 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::web::Data;
-use tokio::sync::Semaphore;
-
 use crate::backend::model::{self, FraudModel, ModelError};
 use crate::backend::{Backend, BackendError};
 use crate::config::ServeConfig;
+use crate::core::admission::Admission;
 use crate::core::fault::FaultInjector;
 use crate::core::predict::Predictor;
 use crate::server::request_metrics::RequestMetrics;
@@ -21,6 +19,7 @@ use crate::telemetry::gpu::GpuPoller;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
 use crate::telemetry::trace::RequestTracer;
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
+use actix_web::web::Data;
 
 /// How long readiness waits for a remote feature store at start-up. Past it the server
 /// goes ready anyway: a dead Redis must not keep every replica out of service.
@@ -127,7 +126,7 @@ async fn serve_with_telemetry(
         request_metrics: RequestMetrics::new(metrics.clone()),
         metrics,
         drift,
-        admission: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+        admission: Admission::new(config.max_concurrency),
         ready: AtomicBool::new(false),
         faults,
         instrument,

@@ -15,8 +15,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
-use tokio::sync::Semaphore;
 
+use crate::core::admission::Admission;
 use crate::core::coalesce::Coalescer;
 use crate::core::fault::FaultInjector;
 use crate::core::predict::Predictor;
@@ -33,7 +33,7 @@ pub struct AppState {
     pub request_metrics: RequestMetrics,
     pub drift: Arc<Mutex<DriftMonitor>>,
     /// Prediction requests served at once; the rest get 429.
-    pub admission: Arc<Semaphore>,
+    pub admission: Admission,
     pub ready: AtomicBool,
     pub faults: FaultInjector,
     pub instrument: bool,

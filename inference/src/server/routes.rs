@@ -12,6 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::answer_json;
 use super::error::ApiError;
+use crate::core::admission::AdmissionPermit;
 use crate::core::coalesce::Coalescer;
 use crate::core::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
 use crate::telemetry::metrics::{CONTENT_TYPE, DriftLabels};
@@ -153,19 +154,15 @@ fn request_trace(req: &HttpRequest) -> RequestTrace {
         .unwrap_or_default()
 }
 
-/// What every prediction route does before parsing: take a concurrency permit (429 when
+/// What every prediction route does before parsing: take an admission permit (429 when
 /// none is free, rather than queueing), read the size-limited body, then apply any fault
 /// injection. The permit is held until the handler returns.
-async fn admit(
-    state: &AppState,
+async fn admit<'a>(
+    state: &'a AppState,
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<(tokio::sync::OwnedSemaphorePermit, Bytes), ApiError> {
-    let permit = state
-        .admission
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Overloaded)?;
+) -> Result<(AdmissionPermit<'a>, Bytes), ApiError> {
+    let permit = state.admission.try_admit().ok_or(ApiError::Overloaded)?;
     let body = read_json_body(state, req, payload).await?;
     inject_faults(state).await?;
     Ok((permit, body))
