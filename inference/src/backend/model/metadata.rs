@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::model::quality::QualityReport;
 use crate::features::UserFeatures;
 use crate::telemetry::drift::ReferenceHistogram;
 
@@ -49,4 +48,22 @@ pub struct TrainingInfo {
     pub epochs: usize,
     pub learning_rate: f64,
     pub fraud_rate: f64,
+}
+
+/// The quality of a model on its held-out split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    pub test_examples: usize,
+    pub test_fraud_rate: f64,
+    pub auc: f64,
+    pub review: ThresholdQuality,
+    pub block: ThresholdQuality,
+}
+
+/// Precision and recall of "score >= threshold" as the fraud prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdQuality {
+    pub threshold: f64,
+    pub precision: f64,
+    pub recall: f64,
 }

@@ -1,24 +1,7 @@
-//! Held-out quality measures of a binary scorer: ROC AUC and precision/recall at a threshold.
+//! Held-out quality measures of a binary scorer, as training reports them: ROC AUC and
+//! precision/recall at a threshold.
 
-use serde::{Deserialize, Serialize};
-
-/// The quality of a model on its held-out split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QualityReport {
-    pub test_examples: usize,
-    pub test_fraud_rate: f64,
-    pub auc: f64,
-    pub review: ThresholdQuality,
-    pub block: ThresholdQuality,
-}
-
-/// Precision and recall of "score >= threshold" as the fraud prediction.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdQuality {
-    pub threshold: f64,
-    pub precision: f64,
-    pub recall: f64,
-}
+use crate::backend::model::metadata::ThresholdQuality;
 
 /// Area under the ROC curve (Mann-Whitney U with ties counted half).
 pub fn auc(scores: &[f32], labels: &[bool]) -> f64 {

@@ -9,9 +9,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use tidewatch_inference::backend::model::metadata::TrainingInfo;
+use tidewatch_inference::backend::model::metadata::{QualityReport, TrainingInfo};
 use tidewatch_inference::backend::model::net::FraudNet;
-use tidewatch_inference::backend::model::quality::{self, QualityReport};
+use tidewatch_inference::backend::model::quality;
 use tidewatch_inference::backend::model::{
     FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE,
 };
