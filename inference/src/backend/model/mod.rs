@@ -3,7 +3,6 @@
 
 pub mod metadata;
 pub mod net;
-pub mod quality;
 
 use std::path::Path;
 

@@ -1,6 +1,8 @@
 //! The `train` command: synthetic data, candle training with autograd, held-out evaluation,
 //! and the model directory (weights plus metadata). Used offline, never by the server.
 
+mod quality;
+
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -11,7 +13,6 @@ use rand::{Rng, SeedableRng};
 
 use tidewatch_inference::backend::model::metadata::{QualityReport, TrainingInfo};
 use tidewatch_inference::backend::model::net::FraudNet;
-use tidewatch_inference::backend::model::quality;
 use tidewatch_inference::backend::model::{
     FraudModel, METADATA_FILE, ModelMetadata, Thresholds, WEIGHTS_FILE,
 };

@@ -1,7 +1,7 @@
 //! Held-out quality measures of a binary scorer, as training reports them: ROC AUC and
 //! precision/recall at a threshold.
 
-use crate::backend::model::metadata::ThresholdQuality;
+use tidewatch_inference::backend::model::metadata::ThresholdQuality;
 
 /// Area under the ROC curve (Mann-Whitney U with ties counted half).
 pub fn auc(scores: &[f32], labels: &[bool]) -> f64 {
