@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::backend::model::{self, FraudModel, ModelError};
-use crate::backend::{Backend, BackendError};
+use actix_web::web::Data;
+
+use crate::backend::Backend;
+use crate::backend::model::{self, FraudModel, ModelError, ModelMetadata};
 use crate::config::ServeConfig;
 use crate::core::admission::Admission;
 use crate::core::fault::FaultInjector;
@@ -19,7 +21,6 @@ use crate::telemetry::gpu::GpuPoller;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
 use crate::telemetry::trace::RequestTracer;
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
-use actix_web::web::Data;
 
 /// How long readiness waits for a remote feature store at start-up. Past it the server
 /// goes ready anyway: a dead Redis must not keep every replica out of service.
@@ -35,8 +36,6 @@ pub enum ServeError {
     PasswordFile(std::io::Error),
     #[error(transparent)]
     Redis(#[from] RedisStoreError),
-    #[error("model warm-up failed: {0}")]
-    WarmUp(#[from] BackendError),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -64,12 +63,52 @@ async fn serve_with_telemetry(
 ) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     let instrument = !config.disable_instrumentation;
+    let model = load_model(config, &metrics)?;
+    let drift = Arc::new(Mutex::new(drift_monitor(
+        model.metadata(),
+        config.drift_window,
+    )));
+    let store = feature_store(config)?;
+    let (backend, model_thread) =
+        Backend::start(model, metrics.clone(), drift.clone(), instrument)?;
+    let _gpu = GpuPoller::start(
+        metrics.gpu.clone(),
+        Duration::from_secs(config.gpu_poll_seconds.max(1)),
+    );
+    let state = Data::new(AppState {
+        predictor: Predictor::new(backend, Arc::new(store), &metrics, instrument),
+        request_metrics: RequestMetrics::new(metrics.clone()),
+        metrics,
+        drift,
+        admission: Admission::new(config.max_concurrency),
+        ready: AtomicBool::new(false),
+        faults: fault_injector(config),
+        instrument,
+        tracer,
+        trace_sample_ratio: config.trace_sample_ratio.clamp(0.0, 1.0),
+        max_body_bytes: config.max_body_bytes,
+        max_batch_size: config.max_batch_size.max(1),
+        drift_min_samples: config.drift_min_samples,
+    });
+    tokio::spawn(warm_up(state.clone()));
+
+    let served = server::run(state.clone(), &server_settings(config)).await;
+    state.predictor.store().close().await;
+    // The model thread ends once the last backend handle (inside the state) is gone.
+    drop(state);
+    let _ = tokio::task::spawn_blocking(move || model_thread.join()).await;
+    served.map_err(ServeError::from)
+}
+
+/// The configured model (or the bundled one) on the selected device, announced in the
+/// log and in `tidewatch_model_info`.
+fn load_model(config: &ServeConfig, metrics: &Metrics) -> Result<FraudModel, ModelError> {
     let device = model::select_device();
     let model = match &config.model_dir {
         Some(dir) => FraudModel::load(dir, &device)?,
         None => FraudModel::bundled(&device)?,
     };
-    let metadata = model.metadata().clone();
+    let metadata = model.metadata();
     tracing::info!(model = %metadata.name, version = %metadata.version, device = model.device_label(), "model loaded");
     metrics
         .model_info
@@ -79,13 +118,18 @@ async fn serve_with_telemetry(
             device: model.device_label().to_string(),
         })
         .set(1);
+    Ok(model)
+}
+
+/// A drift window over every model input and the score, against the model's references.
+fn drift_monitor(metadata: &ModelMetadata, window: usize) -> DriftMonitor {
     let mut references = metadata.feature_reference.clone();
     references.push(metadata.score_reference.clone());
-    let drift = Arc::new(Mutex::new(DriftMonitor::new(
-        references,
-        config.drift_window,
-    )));
+    DriftMonitor::new(references, window)
+}
 
+/// Redis when a URL is configured, else the synthetic population in memory.
+fn feature_store(config: &ServeConfig) -> Result<FeatureStore, ServeError> {
     let store = match config.redis.settings().map_err(ServeError::PasswordFile)? {
         Some(settings) => {
             tracing::info!(url = %settings.url, timeout_ms = settings.timeout.as_millis() as u64, "feature store: redis");
@@ -101,15 +145,10 @@ async fn serve_with_telemetry(
             FeatureStore::memory(memory)
         }
     };
-    let store = Arc::new(store);
+    Ok(store)
+}
 
-    let (backend, model_thread) =
-        Backend::start(model, metrics.clone(), drift.clone(), instrument)?;
-    let _gpu = GpuPoller::start(
-        metrics.gpu.clone(),
-        Duration::from_secs(config.gpu_poll_seconds.max(1)),
-    );
-
+fn fault_injector(config: &ServeConfig) -> FaultInjector {
     let faults = FaultInjector::new(
         config.fault_error_ratio,
         Duration::from_millis(config.fault_latency_ms),
@@ -121,51 +160,36 @@ async fn serve_with_telemetry(
             "fault injection is on"
         );
     }
-    let state = Data::new(AppState {
-        predictor: Predictor::new(backend.clone(), store.clone(), &metrics, instrument),
-        request_metrics: RequestMetrics::new(metrics.clone()),
-        metrics,
-        drift,
-        admission: Admission::new(config.max_concurrency),
-        ready: AtomicBool::new(false),
-        faults,
-        instrument,
-        tracer,
-        trace_sample_ratio: config.trace_sample_ratio.clamp(0.0, 1.0),
-        max_body_bytes: config.max_body_bytes,
-        max_batch_size: config.max_batch_size.max(1),
-        drift_min_samples: config.drift_min_samples,
-    });
+    faults
+}
 
-    let warm_state = state.clone();
-    let warm_backend = backend.clone();
-    let warm_store = store.clone();
-    tokio::spawn(async move {
-        if !warm_store.wait_connected(STORE_CONNECT_GRACE).await {
-            tracing::warn!(
-                "feature store not connected yet; serving with population defaults until it is"
-            );
+/// Marks the server ready once the feature store had its grace period to connect and a
+/// throw-away prediction ran; a failed warm-up keeps it not ready.
+async fn warm_up(state: Data<AppState>) {
+    if !state
+        .predictor
+        .store()
+        .wait_connected(STORE_CONNECT_GRACE)
+        .await
+    {
+        tracing::warn!(
+            "feature store not connected yet; serving with population defaults until it is"
+        );
+    }
+    match state.predictor.backend().warm_up().await {
+        Ok(()) => {
+            state.ready.store(true, Ordering::Relaxed);
+            tracing::info!("model warmed up; ready");
         }
-        match warm_backend.warm_up().await {
-            Ok(()) => {
-                warm_state.ready.store(true, Ordering::Relaxed);
-                tracing::info!("model warmed up; ready");
-            }
-            Err(error) => tracing::error!(%error, "model warm-up failed; staying not ready"),
-        }
-    });
-    drop(backend);
+        Err(error) => tracing::error!(%error, "model warm-up failed; staying not ready"),
+    }
+}
 
-    let settings = ServerSettings {
+fn server_settings(config: &ServeConfig) -> ServerSettings {
+    ServerSettings {
         listen: config.listen,
         workers: config.workers,
         shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
         shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
-    };
-    let served = server::run(state.clone(), &settings).await;
-    store.close().await;
-    // The model thread ends once the last backend handle (inside the state) is gone.
-    drop(state);
-    let _ = tokio::task::spawn_blocking(move || model_thread.join()).await;
-    served.map_err(ServeError::from)
+    }
 }
