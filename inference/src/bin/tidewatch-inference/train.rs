@@ -73,17 +73,51 @@ pub enum TrainError {
 /// Trains a model and writes it to `out`; returns its metadata (with the quality report).
 pub fn train(options: &TrainOptions, out: &Path) -> Result<ModelMetadata, TrainError> {
     let users = synth::users(options.seed, options.users);
-    let data = synth::examples(options.seed, &users, options.examples);
-    let split = data.len() * 4 / 5;
-    let rows: Vec<FeatureVector> = data
-        .iter()
-        .map(|e| engineer(&e.transaction, &e.user))
-        .collect();
-    let labels: Vec<bool> = data.iter().map(|e| e.is_fraud).collect();
+    let (rows, labels) = labelled_rows(options, &users);
+    // The last fifth is held out for the quality report.
+    let split = rows.len() * 4 / 5;
     let (train_rows, test_rows) = rows.split_at(split);
     let (train_labels, test_labels) = labels.split_at(split);
 
     let (mean, std) = normalisation(train_rows);
+    let weights = fit(options, train_rows, train_labels, &mean, &std)?;
+    std::fs::create_dir_all(out)?;
+    weights.save(out.join(WEIGHTS_FILE))?;
+
+    let mut metadata = unscored_metadata(options, &users, train_rows, train_labels, mean, std);
+    // Score the held-out split with the model exactly as the server will load it.
+    write_metadata(out, &metadata)?;
+    let model = FraudModel::load(out, &Device::Cpu)?;
+    let train_scores = probabilities(&model, train_rows)?;
+    let score_values: Vec<f64> = train_scores.iter().map(|&s| f64::from(s)).collect();
+    metadata.score_reference =
+        ReferenceHistogram::from_values("prediction_score", &score_values, REFERENCE_BINS);
+    let test_scores = probabilities(&model, test_rows)?;
+    metadata.quality = held_out_quality(&test_scores, test_labels, options.thresholds);
+    write_metadata(out, &metadata)?;
+    Ok(metadata)
+}
+
+/// The engineered features and fraud labels of the synthetic transactions over `users`.
+fn labelled_rows(
+    options: &TrainOptions,
+    users: &[UserFeatures],
+) -> (Vec<FeatureVector>, Vec<bool>) {
+    synth::examples(options.seed, users, options.examples)
+        .iter()
+        .map(|e| (engineer(&e.transaction, &e.user), e.is_fraud))
+        .unzip()
+}
+
+/// Fits the network to the normalised training rows with AdamW on binary cross-entropy;
+/// returns its weights.
+fn fit(
+    options: &TrainOptions,
+    rows: &[FeatureVector],
+    labels: &[bool],
+    mean: &[f32; FEATURE_COUNT],
+    std: &[f32; FEATURE_COUNT],
+) -> Result<VarMap, TrainError> {
     let device = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
@@ -98,20 +132,20 @@ pub fn train(options: &TrainOptions, out: &Path) -> Result<ModelMetadata, TrainE
         },
     )?;
 
-    let normalised: Vec<f32> = train_rows
+    let normalised: Vec<f32> = rows
         .iter()
         .flat_map(|row| (0..FEATURE_COUNT).map(move |i| (row[i] - mean[i]) / std[i]))
         .collect();
-    let inputs = Tensor::from_vec(normalised, (train_rows.len(), FEATURE_COUNT), &device)?;
+    let inputs = Tensor::from_vec(normalised, (rows.len(), FEATURE_COUNT), &device)?;
     let targets = Tensor::from_vec(
-        train_labels
+        labels
             .iter()
             .map(|&l| f32::from(u8::from(l)))
             .collect::<Vec<f32>>(),
-        train_labels.len(),
+        labels.len(),
         &device,
     )?;
-    let mut order: Vec<u32> = (0..train_rows.len() as u32).collect();
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
     let mut rng = StdRng::seed_from_u64(options.seed);
     for _ in 0..options.epochs {
         order.shuffle(&mut rng);
@@ -125,11 +159,20 @@ pub fn train(options: &TrainOptions, out: &Path) -> Result<ModelMetadata, TrainE
             optimizer.backward_step(&loss)?;
         }
     }
+    Ok(varmap)
+}
 
-    std::fs::create_dir_all(out)?;
-    varmap.save(out.join(WEIGHTS_FILE))?;
-
-    let mut metadata = ModelMetadata {
+/// The metadata of a freshly fitted model, before it is scored: the score reference and
+/// the quality report are placeholders until then.
+fn unscored_metadata(
+    options: &TrainOptions,
+    users: &[UserFeatures],
+    train_rows: &[FeatureVector],
+    train_labels: &[bool],
+    mean: [f32; FEATURE_COUNT],
+    std: [f32; FEATURE_COUNT],
+) -> ModelMetadata {
+    ModelMetadata {
         name: "fraud-mlp".into(),
         version: options.version.clone(),
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -137,7 +180,7 @@ pub fn train(options: &TrainOptions, out: &Path) -> Result<ModelMetadata, TrainE
         mean: mean.to_vec(),
         std: std.to_vec(),
         thresholds: options.thresholds,
-        population_defaults: population_defaults(&users),
+        population_defaults: population_defaults(users),
         feature_reference: feature_references(train_rows),
         score_reference: ReferenceHistogram::from_values("prediction_score", &[0.5], 1),
         quality: QualityReport {
@@ -153,36 +196,23 @@ pub fn train(options: &TrainOptions, out: &Path) -> Result<ModelMetadata, TrainE
             examples: options.examples,
             epochs: options.epochs,
             learning_rate: options.learning_rate,
-            fraud_rate: train_labels.iter().filter(|&&l| l).count() as f64
-                / train_labels.len() as f64,
+            fraud_rate: share_of_fraud(train_labels),
         },
-    };
-    // Score the held-out split with the model exactly as the server will load it.
-    write_metadata(out, &metadata)?;
-    let model = FraudModel::load(out, &device)?;
-    let train_scores = probabilities(&model, train_rows)?;
-    let test_scores = probabilities(&model, test_rows)?;
-    let score_values: Vec<f64> = train_scores.iter().map(|&s| f64::from(s)).collect();
-    metadata.score_reference =
-        ReferenceHistogram::from_values("prediction_score", &score_values, REFERENCE_BINS);
-    metadata.quality = QualityReport {
-        test_examples: test_rows.len(),
-        test_fraud_rate: test_labels.iter().filter(|&&l| l).count() as f64
-            / test_labels.len() as f64,
-        auc: quality::auc(&test_scores, test_labels),
-        review: quality::at_threshold(
-            &test_scores,
-            test_labels,
-            f64::from(options.thresholds.review),
-        ),
-        block: quality::at_threshold(
-            &test_scores,
-            test_labels,
-            f64::from(options.thresholds.block),
-        ),
-    };
-    write_metadata(out, &metadata)?;
-    Ok(metadata)
+    }
+}
+
+fn held_out_quality(scores: &[f32], labels: &[bool], thresholds: Thresholds) -> QualityReport {
+    QualityReport {
+        test_examples: labels.len(),
+        test_fraud_rate: share_of_fraud(labels),
+        auc: quality::auc(scores, labels),
+        review: quality::at_threshold(scores, labels, f64::from(thresholds.review)),
+        block: quality::at_threshold(scores, labels, f64::from(thresholds.block)),
+    }
+}
+
+fn share_of_fraud(labels: &[bool]) -> f64 {
+    labels.iter().filter(|&&l| l).count() as f64 / labels.len() as f64
 }
 
 /// Re-initialises every weight from the seed (candle's own initialiser is not seedable on
