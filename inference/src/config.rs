@@ -158,6 +158,11 @@ pub struct ServeConfig {
     /// and create no spans.
     #[arg(long, env = "TIDEWATCH_DISABLE_INSTRUMENTATION")]
     pub disable_instrumentation: bool,
+    /// Secret key of the user pseudonyms in logs, at least 16 bytes. Replicas given the same
+    /// key log the same pseudonym for a user; without one, each process draws a random key
+    /// and its pseudonyms change on restart.
+    #[arg(long, env = "TIDEWATCH_PSEUDONYM_KEY", hide_env_values = true)]
+    pub pseudonym_key: Option<Secret>,
 }
 
 impl ServeConfig {
@@ -259,6 +264,23 @@ mod tests {
         };
         let settings = args.redis.settings().unwrap().unwrap();
         assert_eq!(settings.password.unwrap().expose(), "from-file");
+    }
+
+    #[test]
+    fn the_pseudonym_key_never_prints() {
+        let cli = Cli::parse_from([
+            "tidewatch-inference",
+            "serve",
+            "--pseudonym-key",
+            "key-secret-0123456789",
+        ]);
+        let Command::Serve(config) = cli.command else {
+            panic!("serve expected")
+        };
+        let printed = format!("{config:?} {config:#?}");
+        assert!(!printed.contains("key-secret"), "{printed}");
+        let key = config.pseudonym_key.unwrap();
+        assert_eq!(key.expose(), "key-secret-0123456789");
     }
 
     #[test]

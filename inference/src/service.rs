@@ -19,6 +19,7 @@ use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::gpu::GpuPoller;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
+use crate::telemetry::privacy::{KeyTooShort, Pseudonymizer};
 use crate::telemetry::trace::RequestTracer;
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
 
@@ -36,6 +37,8 @@ pub enum ServeError {
     PasswordFile(std::io::Error),
     #[error(transparent)]
     Redis(#[from] RedisStoreError),
+    #[error(transparent)]
+    PseudonymKey(#[from] KeyTooShort),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -76,7 +79,13 @@ async fn serve_with_telemetry(
         Duration::from_secs(config.gpu_poll_seconds.max(1)),
     );
     let state = Data::new(AppState {
-        predictor: Predictor::new(backend, Arc::new(store), &metrics, instrument),
+        predictor: Predictor::new(
+            backend,
+            Arc::new(store),
+            pseudonymizer(config)?,
+            &metrics,
+            instrument,
+        ),
         request_metrics: RequestMetrics::new(metrics.clone()),
         metrics,
         drift,
@@ -146,6 +155,19 @@ fn feature_store(config: &ServeConfig) -> Result<FeatureStore, ServeError> {
         }
     };
     Ok(store)
+}
+
+/// Pseudonyms under the configured key, or under a key of this process alone.
+fn pseudonymizer(config: &ServeConfig) -> Result<Pseudonymizer, KeyTooShort> {
+    match &config.pseudonym_key {
+        Some(key) => Pseudonymizer::keyed(key),
+        None => {
+            tracing::info!(
+                "no pseudonym key configured; user pseudonyms in the logs change when the process restarts"
+            );
+            Ok(Pseudonymizer::ephemeral())
+        }
+    }
 }
 
 fn fault_injector(config: &ServeConfig) -> FaultInjector {

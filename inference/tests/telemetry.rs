@@ -13,7 +13,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::{Value, json};
-use tidewatch_inference::telemetry::privacy::pseudonymize;
+use tidewatch_inference::secret::Secret;
+use tidewatch_inference::telemetry::privacy::Pseudonymizer;
 
 /// A minimal OTLP/HTTP receiver: answers 200 to every POST and hands over path and body.
 fn otlp_receiver() -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {
@@ -185,7 +186,14 @@ fn logs_are_json_with_trace_ids_and_without_personal_data_or_secrets() {
     let redis_url = format!("redis://default:{url_password}@127.0.0.1:{}", redis.port);
     let email = "alice.smith@example.com";
     let card = "4111111111111111";
-    let mut server = Server::start(&["--redis-url", &redis_url], &[("RUST_LOG", "debug")]);
+    let pseudonym_key = "pseudonym-key-7f3a9c";
+    let mut server = Server::start(
+        &["--redis-url", &redis_url],
+        &[
+            ("RUST_LOG", "debug"),
+            ("TIDEWATCH_PSEUDONYM_KEY", pseudonym_key),
+        ],
+    );
     let http = client();
     let send = |body: String| {
         http.post(server.url("/v1/predict"))
@@ -219,6 +227,7 @@ fn logs_are_json_with_trace_ids_and_without_personal_data_or_secrets() {
         "bob@example.org",
         card,
         url_password,
+        pseudonym_key,
     ] {
         assert!(
             !logs.contains(forbidden),
@@ -234,8 +243,9 @@ fn logs_are_json_with_trace_ids_and_without_personal_data_or_secrets() {
         .filter(|l| l["message"] == "prediction")
         .collect();
     assert_eq!(predictions.len(), 2, "{logs}");
-    assert_eq!(predictions[0]["user"], pseudonymize(email));
-    assert_eq!(predictions[1]["user"], pseudonymize(card));
+    let pseudonyms = Pseudonymizer::keyed(&Secret::new(pseudonym_key)).unwrap();
+    assert_eq!(predictions[0]["user"], pseudonyms.pseudonym(email));
+    assert_eq!(predictions[1]["user"], pseudonyms.pseudonym(card));
     for line in &predictions {
         assert_eq!(line["trace_id"].as_str().map(str::len), Some(32), "{line}");
     }

@@ -14,7 +14,7 @@ use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures, Vali
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
 use crate::store::{FeatureStore, Lookup, LookupResult};
 use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
-use crate::telemetry::privacy::pseudonymize;
+use crate::telemetry::privacy::Pseudonymizer;
 use crate::telemetry::trace::RequestTrace;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
@@ -79,6 +79,8 @@ impl Handles {
 pub struct Predictor {
     backend: Backend,
     store: Arc<FeatureStore>,
+    /// Names users in the prediction log line.
+    pseudonyms: Pseudonymizer,
     /// `None` when instrumentation is switched off.
     handles: Option<Handles>,
 }
@@ -87,6 +89,7 @@ impl Predictor {
     pub fn new(
         backend: Backend,
         store: Arc<FeatureStore>,
+        pseudonyms: Pseudonymizer,
         metrics: &Metrics,
         instrument: bool,
     ) -> Self {
@@ -95,6 +98,7 @@ impl Predictor {
         Self {
             backend,
             store,
+            pseudonyms,
             handles,
         }
     }
@@ -197,7 +201,7 @@ impl Predictor {
         let defaulted = lookup.features.is_none();
         tracing::debug!(
             trace_id = %trace.trace_id,
-            user = %pseudonymize(&request.user_id),
+            user = %self.pseudonyms.pseudonym(&request.user_id),
             score = probability,
             decision = ?decision,
             features_defaulted = defaulted,
