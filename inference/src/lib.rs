@@ -2,10 +2,12 @@
 //! actix-web, instrumented with Prometheus metrics, drift detection, GPU telemetry,
 //! OpenTelemetry traces and JSON logs.
 //!
-//! Layout follows a core / backend / server split: [`predict`] and [`store`] hold the
-//! request pipeline without HTTP, [`backend`] owns the model on its own thread, [`coalesce`] gathers each HTTP
-//! worker's requests into shared model jobs, and
-//! [`server`] adapts HTTP to them.
+//! The modules are the layers, and dependencies point one way: [`server`] adapts HTTP to
+//! [`core`], the request pipeline without HTTP (admission, coalescing, prediction), which
+//! calls [`backend`] (the model on its own thread) and [`store`] (the feature store).
+//! [`features`] is the vocabulary they share and [`telemetry`] is what all of them record
+//! into. [`config`] is the command line and [`service`] wires `serve` together. Training
+//! is no part of this library: it is a module of the `tidewatch-inference` binary.
 
 pub mod backend;
 pub mod buckets;

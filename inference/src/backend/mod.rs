@@ -1,6 +1,6 @@
-//! The model backend: a dedicated thread owns the model and scores queued requests in
+//! The model backend: a dedicated thread owns the [`model`] and scores queued requests in
 //! micro-batches, so candle never runs on the async runtime. It records inference time
-//! and feeds the drift monitor; it knows nothing about HTTP.
+//! and feeds the drift monitor; it knows nothing about HTTP or the request pipeline.
 
 pub mod model;
 

@@ -1,5 +1,7 @@
-//! Feature engineering: turns a validated transaction and a user's stored profile into the
-//! model's input vector. Pure functions only; no I/O and no model code.
+//! The domain the model, the feature store and the pipeline share: transactions, user
+//! profiles, and the feature engineering that turns them into the model's input vector;
+//! [`synth`] makes a seeded synthetic population of both. Pure functions only; no I/O and
+//! no model code.
 
 pub mod synth;
 

@@ -1,4 +1,5 @@
-//! `tidewatch-inference`: `serve`, `train` and `load-features`.
+//! `tidewatch-inference`: `serve`, `train` and `load-features`. Training lives in this
+//! binary, not in the server library it runs.
 
 mod train;
 
