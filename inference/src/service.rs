@@ -20,6 +20,7 @@ use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::gpu::GpuPoller;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
 use crate::telemetry::privacy::{KeyTooShort, Pseudonymizer};
+use crate::telemetry::report::with_sources;
 use crate::telemetry::trace::RequestTracer;
 use crate::telemetry::{self, TelemetryError, TelemetrySettings};
 
@@ -31,15 +32,15 @@ const STORE_CONNECT_GRACE: Duration = Duration::from_secs(3);
 pub enum ServeError {
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
-    #[error("cannot load the model: {0}")]
+    #[error("cannot load the model")]
     Model(#[from] ModelError),
-    #[error("cannot read the Redis password file: {0}")]
-    PasswordFile(std::io::Error),
+    #[error("cannot read the Redis password file")]
+    PasswordFile(#[source] std::io::Error),
     #[error(transparent)]
     Redis(#[from] RedisStoreError),
     #[error(transparent)]
     PseudonymKey(#[from] KeyTooShort),
-    #[error("server I/O: {0}")]
+    #[error("server I/O")]
     Io(#[from] std::io::Error),
 }
 
@@ -53,7 +54,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     })?;
     let result = serve_with_telemetry(&config, telemetry.tracer()).await;
     if let Err(error) = &result {
-        tracing::error!(%error, "server stopped with an error");
+        tracing::error!(error = with_sources(error), "server stopped with an error");
     }
     telemetry.shutdown(Duration::from_secs(5));
     tracing::info!("stopped");
@@ -213,5 +214,23 @@ fn server_settings(config: &ServeConfig) -> ServerSettings {
         workers: config.workers,
         shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
         shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_start_names_each_cause_once() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = ServeError::from(ModelError::Read {
+            path: "/models/metadata.json".into(),
+            source: missing,
+        });
+        assert_eq!(
+            with_sources(&error),
+            "cannot load the model: cannot read model file /models/metadata.json: no such file"
+        );
     }
 }

@@ -14,6 +14,7 @@ use crate::backend::model::{FraudModel, ModelMetadata, Scored};
 use crate::features::{FEATURE_COUNT, FeatureVector};
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::metrics::{DeviceLabels, Metrics};
+use crate::telemetry::report::with_sources;
 
 /// Most rows scored in one forward pass; a batch request may exceed it on its own.
 pub const MAX_BATCH_ROWS: usize = 256;
@@ -164,8 +165,9 @@ fn run(
                 }
             }
             Err(error) => {
+                let error = with_sources(&error);
                 tracing::error!(error = %error, "model scoring failed");
-                let error = BackendError::Scoring(error.to_string());
+                let error = BackendError::Scoring(error);
                 for job in jobs {
                     let _ = job.reply.send(Err(error.clone()));
                 }

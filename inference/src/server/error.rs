@@ -27,7 +27,7 @@ pub enum ApiError {
     NotFound,
     #[error("injected fault")]
     InjectedFault,
-    #[error("the model failed: {0}")]
+    #[error("the model failed")]
     Model(#[from] BackendError),
     #[error("cannot read the request body")]
     Body,

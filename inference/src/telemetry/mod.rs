@@ -7,6 +7,7 @@ pub mod gpu;
 pub mod metrics;
 pub mod priority;
 pub mod privacy;
+pub mod report;
 pub mod setup;
 pub mod trace;
 

@@ -19,16 +19,16 @@ const BUNDLED_METADATA: &str = include_str!("../../../model/metadata.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read model file {path}: {source}")]
+    #[error("cannot read model file {path}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("invalid model metadata: {0}")]
+    #[error("invalid model metadata")]
     Metadata(#[from] serde_json::Error),
     #[error("model metadata does not match this server: {0}")]
     Incompatible(String),
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }
 

@@ -60,13 +60,13 @@ impl Default for TrainOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
-    #[error("cannot write the model: {0}")]
+    #[error("cannot write the model")]
     Io(#[from] std::io::Error),
-    #[error("cannot encode metadata: {0}")]
+    #[error("cannot encode metadata")]
     Json(#[from] serde_json::Error),
-    #[error("trained model does not load back: {0}")]
+    #[error("trained model does not load back")]
     Reload(#[from] tidewatch_inference::backend::model::ModelError),
 }
 
