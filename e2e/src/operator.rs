@@ -2,15 +2,17 @@
 //! with the RBAC it ships (a ServiceAccount token bound to its ClusterRole, never
 //! cluster-admin), watching one test namespace so that tests run side by side.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tidewatch_testkit::{ChildGuard, free_port, http_get, loopback, wait_for_http_ok};
 
 use crate::cluster::{kubeconfig_path, kubectl, repo_root};
+use crate::wait::off_runtime;
 
 /// Namespace of the operator's ServiceAccounts and leader-election Leases.
 pub const OPERATOR_NAMESPACE: &str = "tidewatch-e2e-operator";
@@ -179,15 +181,13 @@ impl OperatorOptions {
     }
 }
 
-/// A running operator; killed when dropped.
-pub struct Operator {
-    child: Child,
-    log: PathBuf,
-    metrics: SocketAddr,
-}
+/// Reaching a cluster, acquiring its Lease and syncing its caches takes a few seconds.
+const READY_WITHIN: Duration = Duration::from_secs(20);
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A running operator; stopped when dropped.
+pub struct Operator {
+    child: ChildGuard,
+    metrics: SocketAddr,
 }
 
 impl Operator {
@@ -196,12 +196,12 @@ impl Operator {
     pub async fn start(namespace: &str, options: &OperatorOptions) -> anyhow::Result<Self> {
         install_crds()?;
         let kubeconfig = operator_kubeconfig(&options.service_account)?;
-        let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let metrics = loopback(free_port());
         let log_dir = work_dir().join("operator-logs");
         std::fs::create_dir_all(&log_dir)?;
         let log = log_dir.join(format!("{namespace}-{}.log", options.identity));
-        let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(operator_binary()?)
+        let mut command = Command::new(operator_binary()?);
+        command
             .args([
                 "run",
                 "--namespace",
@@ -223,60 +223,28 @@ impl Operator {
             ])
             .args(&options.extra_args)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .context("starting tidewatch-operator")?;
-        let mut operator = Self {
-            child,
-            log,
-            metrics,
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = operator.child.try_wait()? {
-                bail!("operator exited with {status}:\n{}", operator.log_text());
-            }
-            if operator.get("/readyz").is_ok_and(|(code, _)| code == 200) {
-                return Ok(operator);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!("operator not ready after 20s:\n{}", operator.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            .env("RUST_LOG", "info");
+        let child = off_runtime(move || {
+            let mut child = ChildGuard::spawn("tidewatch-operator", command, &log)?;
+            wait_for_http_ok(&mut child, metrics, "/readyz", READY_WITHIN)?;
+            Ok(child)
+        })
+        .await?;
+        Ok(Self { child, metrics })
     }
 
     /// Status code and body of `GET path` on the metrics server.
     pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        use std::io::{Read, Write};
-        let mut stream =
-            std::net::TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: operator\r\n\r\n").as_bytes())?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let code = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .context("no status line")?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Ok((code, body))
+        Ok(http_get(self.metrics, path)?)
     }
 
     /// Everything the operator logged so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.child.log_text()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
@@ -286,37 +254,18 @@ impl Operator {
 
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.child.is_running()
     }
 
     /// SIGKILL: the process gets no chance to release its Lease.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
-    /// SIGTERM, then waits up to `timeout` for a clean exit; returns its success.
-    pub async fn terminate(&mut self, timeout: Duration) -> anyhow::Result<bool> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status.success());
-            }
-            if tokio::time::Instant::now() > deadline {
-                self.kill();
-                bail!("operator ignored SIGTERM for {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
+    /// SIGTERM, then waits up to `timeout` for a clean exit; returns its success. One that
+    /// ignores SIGTERM is killed and the call fails.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+        Ok(self.child.terminate(timeout)?.success())
     }
 }
 

@@ -1,11 +1,12 @@
-//! Bounded waits: for a watched object to meet a condition, or for any check to pass.
-//! A timeout is an error that names what was awaited, never a hang.
+//! Bounded waits: for a watched object to meet a condition, for any check to pass, or for
+//! a blocking start-up (a process spawned and probed until ready) run off the async
+//! runtime. A timeout is an error that names what was awaited, never a hang.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use kube::runtime::wait::Condition;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
@@ -54,4 +55,16 @@ where
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Runs `start` (spawning a process and waiting, with a bound, until it is ready) on
+/// tokio's blocking pool, so that the test's other tasks keep running meanwhile.
+pub(crate) async fn off_runtime<T, F>(start: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> anyhow::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(start)
+        .await
+        .context("the start-up task panicked")?
 }

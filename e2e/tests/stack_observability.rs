@@ -19,7 +19,7 @@
 //!    `tidewatch_operator_reconcile_errors_total` when the operator's own `/metrics` shows no
 //!    failed reconciliation (a counter family without a failure has no series).
 //!
-//! Processes are children killed by PID when their guards drop, also on failure.
+//! Processes are children stopped by PID when their guards drop, also on failure.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -30,11 +30,11 @@ use tidewatch_e2e::operator::resources::{apply_yaml, examples};
 use tidewatch_e2e::operator::{OPERATOR_NAMESPACE, Operator, OperatorOptions, operator_binary};
 use tidewatch_e2e::stack::dashboards::{generated_dashboards, panel_queries};
 use tidewatch_e2e::stack::inference::{InferenceOptions, InferenceServer, inference_binary};
-use tidewatch_e2e::stack::process::free_port;
 use tidewatch_e2e::stack::prometheus::{Prometheus, ScrapeJob};
 use tidewatch_e2e::stack::rules::{rendered_slo_rules, static_rule_files};
 use tidewatch_e2e::stack::traffic::Traffic;
 use tidewatch_e2e::{TestNamespace, client};
+use tidewatch_testkit::free_port;
 
 const NAMESPACE: &str = "fraud";
 const SERVICE: &str = "fraud-detector";
@@ -123,7 +123,7 @@ async fn dashboards_rules_and_alerts_on_a_real_prometheus() -> anyhow::Result<()
     let mut rule_files = vec![slo_rules];
     rule_files.extend(static_rule_files()?);
 
-    let port = free_port()?;
+    let port = free_port();
     let clean = InferenceOptions {
         port,
         fault_error_ratio: 0.0,
@@ -132,8 +132,7 @@ async fn dashboards_rules_and_alerts_on_a_real_prometheus() -> anyhow::Result<()
         max_concurrency: 2,
         drift_min_samples: 50,
     };
-    let server =
-        InferenceServer::start(&http, &clean, &dir.path().join("inference-clean.log")).await?;
+    let server = InferenceServer::start(&clean, &dir.path().join("inference-clean.log")).await?;
     let jobs = [
         ScrapeJob {
             job: SERVICE.into(),
@@ -221,11 +220,11 @@ async fn dashboards_rules_and_alerts_on_a_real_prometheus() -> anyhow::Result<()
     server.kill();
     let faulty = InferenceOptions {
         fault_error_ratio: 0.5,
-        redis_url: Some(format!("redis://127.0.0.1:{}", free_port()?)),
+        redis_url: Some(format!("redis://127.0.0.1:{}", free_port())),
         ..clean
     };
     let mut server =
-        InferenceServer::start(&http, &faulty, &dir.path().join("inference-faulty.log")).await?;
+        InferenceServer::start(&faulty, &dir.path().join("inference-faulty.log")).await?;
     let traffic = Traffic::start(http.clone(), server.base_url.clone(), BUDGET);
     let fired = poll(
         "the injected failure drives its alerts",

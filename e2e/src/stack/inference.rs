@@ -1,10 +1,11 @@
-//! The inference server binary of this workspace as a local process on 127.0.0.1.
+//! The inference server binary of this workspace as a local process on 127.0.0.1, started
+//! with the flags the stack test varies.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
-use super::process::{ChildGuard, await_http_ok};
+use tidewatch_testkit::InferenceLaunch;
+
+use crate::wait::off_runtime;
 
 /// `TIDEWATCH_INFERENCE_BIN`, else built once per test process.
 pub fn inference_binary() -> anyhow::Result<PathBuf> {
@@ -27,24 +28,18 @@ pub struct InferenceOptions {
     pub drift_min_samples: usize,
 }
 
-/// A running server; killed when dropped.
+/// A running server; stopped when dropped.
 pub struct InferenceServer {
     pub base_url: String,
-    child: ChildGuard,
+    server: tidewatch_testkit::InferenceServer,
 }
 
 impl InferenceServer {
-    /// Starts `serve` with the in-memory feature store and waits for `/readyz`.
-    pub async fn start(
-        http: &reqwest::Client,
-        options: &InferenceOptions,
-        log: &Path,
-    ) -> anyhow::Result<Self> {
-        let mut command = Command::new(inference_binary()?);
-        command
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{}", options.port)])
-            .args(["--workers", "2"])
+    /// Starts `serve` and waits for `/readyz`.
+    pub async fn start(options: &InferenceOptions, log: &Path) -> anyhow::Result<Self> {
+        let mut launch = InferenceLaunch::new(inference_binary()?)
+            .port(options.port)
+            .log(log)
             .args(["--max-concurrency", &options.max_concurrency.to_string()])
             .args([
                 "--drift-min-samples",
@@ -55,36 +50,28 @@ impl InferenceServer {
                 &options.fault_error_ratio.to_string(),
             ])
             .args(["--fault-latency-ms", &options.fault_latency_ms.to_string()])
-            .args(["--gpu-poll-seconds", "1", "--shutdown-delay-seconds", "0"])
-            .args(["--log-format", "text", "--log-filter", "warn"])
-            // The process environment must not reconfigure the server under test.
-            .env_remove("TIDEWATCH_REDIS_URL")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+            .args(["--gpu-poll-seconds", "1"])
+            .args(["--log-format", "text", "--log-filter", "warn"]);
         if let Some(url) = &options.redis_url {
-            command.args(["--redis-url", url, "--breaker-cool-down-ms", "60000"]);
+            launch = launch.args(["--redis-url", url, "--breaker-cool-down-ms", "60000"]);
         }
-        let mut child = ChildGuard::spawn("tidewatch-inference", command, log)?;
-        let base_url = format!("http://127.0.0.1:{}", options.port);
-        await_http_ok(
-            http,
-            &mut child,
-            &format!("{base_url}/readyz"),
-            Duration::from_secs(30),
-        )
-        .await?;
-        Ok(Self { base_url, child })
+        let server = off_runtime(move || launch.start()).await?;
+        Ok(Self {
+            base_url: server.url(""),
+            server,
+        })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.pid()
+        self.server.pid()
     }
 
     pub fn ensure_running(&mut self) -> anyhow::Result<()> {
-        self.child.ensure_running()
+        self.server.process().ensure_running()
     }
 
-    /// SIGKILL now (the drop does the same).
+    /// SIGKILL now: no drain, no flush.
     pub fn kill(mut self) {
-        self.child.kill();
+        self.server.process().kill();
     }
 }

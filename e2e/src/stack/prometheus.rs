@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use tidewatch_testkit::{ChildGuard, free_port, loopback, wait_for_http_ok};
 
-use super::process::{ChildGuard, await_http_ok, free_port};
 use crate::tool_path;
+use crate::wait::off_runtime;
 
 /// One scrape job with the target labels a ServiceMonitor would add.
 #[derive(Debug, Clone)]
@@ -50,7 +51,10 @@ pub fn config_yaml(jobs: &[ScrapeJob], rule_files: &[PathBuf]) -> String {
     serde_yaml::to_string(&config).expect("JSON values serialise as YAML")
 }
 
-/// A running Prometheus; killed when dropped.
+/// Opening the TSDB and loading the rule files takes a second or two.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// A running Prometheus; stopped when dropped.
 pub struct Prometheus {
     pub base_url: String,
     http: reqwest::Client,
@@ -68,7 +72,7 @@ impl Prometheus {
     ) -> anyhow::Result<Self> {
         let config = dir.join("prometheus.yml");
         std::fs::write(&config, config_yaml(jobs, rule_files))?;
-        let port = free_port()?;
+        let port = free_port();
         let mut command = Command::new(tool_path("prometheus")?);
         command
             .arg(format!("--config.file={}", config.display()))
@@ -76,19 +80,17 @@ impl Prometheus {
                 "--storage.tsdb.path={}",
                 dir.join("tsdb").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address={}", loopback(port)))
             .arg("--log.level=warn");
-        let mut child = ChildGuard::spawn("prometheus", command, &dir.join("prometheus.log"))?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        await_http_ok(
-            http,
-            &mut child,
-            &format!("{base_url}/-/ready"),
-            Duration::from_secs(30),
-        )
+        let log = dir.join("prometheus.log");
+        let child = off_runtime(move || {
+            let mut child = ChildGuard::spawn("prometheus", command, &log)?;
+            wait_for_http_ok(&mut child, loopback(port), "/-/ready", READY_WITHIN)?;
+            Ok(child)
+        })
         .await?;
         Ok(Self {
-            base_url,
+            base_url: format!("http://{}", loopback(port)),
             http: http.clone(),
             child,
         })

@@ -8,37 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tidewatch_testkit::fixtures::varied_transaction;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 /// Requests sent at once in each round; above the server's concurrency limit.
 const BURST: usize = 8;
-
-/// A transaction; `n` varies the user (known or unknown to the feature store) and inputs.
-pub fn transaction(n: usize) -> Value {
-    let categories = [
-        "grocery",
-        "restaurant",
-        "travel",
-        "electronics",
-        "gift_cards",
-        "crypto",
-    ];
-    let user = if n.is_multiple_of(5) {
-        format!("unknown-user-{n}")
-    } else {
-        format!("user-{:06}", n % 10_000)
-    };
-    json!({
-        "user_id": user,
-        "amount": 5.0 + (n % 97) as f64 * 13.0,
-        "currency": "EUR",
-        "merchant_category": categories[n % categories.len()],
-        "merchant_country": if n.is_multiple_of(7) { "BR" } else { "DE" },
-        "card_present": !n.is_multiple_of(3),
-        "local_hour": (n % 24) as u8,
-    })
-}
 
 /// A running traffic loop.
 pub struct Traffic {
@@ -84,10 +59,10 @@ async fn run(
             n += 1;
             requests.push(
                 http.post(format!("{base_url}/v1/predict"))
-                    .json(&transaction(n)),
+                    .json(&varied_transaction(n)),
             );
         }
-        let batch: Vec<Value> = (0..4).map(|i| transaction(n + i)).collect();
+        let batch: Vec<Value> = (0..4).map(|i| varied_transaction(n + i)).collect();
         requests.push(
             http.post(format!("{base_url}/v1/predict/batch"))
                 .json(&json!({"transactions": batch})),
