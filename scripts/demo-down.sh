@@ -6,20 +6,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export TIDEWATCH_WORK_DIR="$PWD/e2e/.work/demo"
 pid_dir="$TIDEWATCH_WORK_DIR/run/pids"
 
+# shellcheck source=lib/proc.sh
+source scripts/lib/proc.sh
+
 stopped=0
 for file in "$pid_dir"/*.pid; do
 	[[ -f "$file" ]] || continue
-	pid="$(cat "$file")"
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-		stopped=$((stopped + 1))
-	fi
-	rm -f "$file"
+	process_running "$file" && stopped=$((stopped + 1))
+	stop_process "$file" 10 "$(basename "$file" .pid)"
 done
 echo "==> stopped $stopped demo processes"
 e2e/cluster/down.sh

@@ -12,19 +12,8 @@ for ((i = ${#components[@]} - 1; i >= 0; i--)); do
 	c="${components[$i]}"
 	pid="$(pid_of "$c" || true)"
 	[[ -n "$pid" ]] || continue
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			say "$c (pid $pid) ignored SIGTERM for 10s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		stopped=$((stopped + 1))
-	fi
-	rm -f "$pid_dir/$c.pid"
+	is_running "$c" && stopped=$((stopped + 1))
+	stop_process "$pid_dir/$c.pid" 10 "$c (pid $pid)"
 done
 
 if ! $quiet || ((stopped > 0)); then

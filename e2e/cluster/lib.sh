@@ -1,4 +1,5 @@
-# Shared paths and helpers of the local control plane scripts (sourced, not run).
+# Shared paths and helpers of the local control plane scripts (sourced, not run). Starting,
+# waiting for and stopping processes comes from scripts/lib/proc.sh.
 # shellcheck shell=bash
 
 cluster_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,6 +12,8 @@ pki_dir="$state_dir/pki"
 kubeconfig="$work_dir/kubeconfig"
 ports_file="$state_dir/ports.env"
 bin_dir="$("$cluster_dir/build.sh" bin-dir)"
+# shellcheck source=../../scripts/lib/proc.sh
+source "$repo_root/scripts/lib/proc.sh"
 # shellcheck source=versions.env
 source "$cluster_dir/versions.env"
 
@@ -19,20 +22,13 @@ components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
-# A free TCP port on 127.0.0.1, chosen by the kernel.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 pid_of() {
 	local file="$pid_dir/$1.pid"
 	[[ -f "$file" ]] && cat "$file"
 }
 
 is_running() {
-	local pid
-	pid="$(pid_of "$1")" || return 1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+	process_running "$pid_dir/$1.pid"
 }
 
 # Prints the last lines of a component's log, so a crash explains itself.

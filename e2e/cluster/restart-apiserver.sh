@@ -26,32 +26,19 @@ restart() {
 	local component="$1" down="$2" pid argv
 	pid="$(pid_of "$component")"
 	mapfile -d '' argv <"/proc/$pid/cmdline"
-	kill -TERM "$pid"
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	stop_pid "$pid" 10 "$component (pid $pid)"
 	say "$component (pid $pid) stopped"
 	sleep "$down"
-	"${argv[@]}" >>"$log_dir/$component.log" 2>&1 &
-	echo $! >"$pid_dir/$component.pid"
+	start_process --append "$pid_dir/$component.pid" "$log_dir/$component.log" "${argv[@]}"
 }
 
 restart kube-apiserver "$down_seconds"
-deadline=$((SECONDS + 60))
-until "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; do
-	if ! is_running kube-apiserver; then
-		say "kube-apiserver exited during restart"
-		log_tail kube-apiserver 40
-		exit 1
-	fi
-	if ((SECONDS > deadline)); then
-		say "kube-apiserver not ready 60s after restart"
-		exit 1
-	fi
-	sleep 0.3
-done
+if ! wait_until --alive "$pid_dir/kube-apiserver.pid" 60 \
+	"$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz; then
+	say "kube-apiserver not ready after its restart"
+	log_tail kube-apiserver 40
+	exit 1
+fi
 say "kube-apiserver restarted (pid $(pid_of kube-apiserver))"
 
 for component in kube-controller-manager kube-scheduler; do

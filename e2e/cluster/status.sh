@@ -10,7 +10,7 @@ for c in "${components[@]}"; do
 	if [[ -z "$pid" ]]; then
 		say "$c: not started"
 		dead=$((dead + 1))
-	elif kill -0 "$pid" 2>/dev/null; then
+	elif pid_running "$pid"; then
 		say "$c: running (pid $pid)"
 	else
 		say "$c: DIED (pid $pid)"

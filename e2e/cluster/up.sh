@@ -80,28 +80,18 @@ write_kubeconfig "$state_dir/scheduler.kubeconfig" scheduler
 start() {
 	local name="$1"
 	shift
-	"$@" >"$log_dir/$name.log" 2>&1 &
-	echo $! >"$pid_dir/$name.pid"
+	start_process "$pid_dir/$name.pid" "$log_dir/$name.log" "$@"
 }
 
 # Waits until a check passes, failing with the component's log tail if it dies first.
 wait_for() {
 	local name="$1" timeout="$2"
 	shift 2
-	local deadline=$((SECONDS + timeout))
-	until "$@" >/dev/null 2>&1; do
-		if ! is_running "$name"; then
-			say "$name exited during start-up"
-			log_tail "$name" 40
-			exit 1
-		fi
-		if ((SECONDS > deadline)); then
-			say "$name not ready after ${timeout}s"
-			log_tail "$name" 40
-			exit 1
-		fi
-		sleep 0.3
-	done
+	if ! wait_until --alive "$pid_dir/$name.pid" "$timeout" "$@"; then
+		say "$name did not start"
+		log_tail "$name" 40
+		exit 1
+	fi
 }
 
 say "starting etcd on 127.0.0.1:$etcd_port"

@@ -26,32 +26,17 @@ OUT_DIR="$ROOT/target/bench"
 WORK=$(mktemp -d)
 PIDS=()
 
+# shellcheck source=../../scripts/lib/proc.sh
+source "$ROOT/scripts/lib/proc.sh"
+
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_http() {
-  for _ in $(seq 1 600); do
-    if curl -sf -o /dev/null "$1"; then return 0; fi
-    sleep 0.1
-  done
-  log "not answering: $1"
-  return 1
-}
-
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 
 # Command prefixes that pin to a CPU (empty when pinning is off). taskset execs its
 # command, so `$!` after a pinned background start is the server's own PID.
@@ -68,7 +53,7 @@ fi
 log "building release binaries (server, floor, load generator)"
 cargo build --release -q -p tidewatch-inference --bin tidewatch-inference \
   --example floor --example loadgen --example export_bench_data
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 if [ ! -x "$VENV/bin/uvicorn" ] || ! "$VENV/bin/python" -c 'import sklearn, fastapi' 2>/dev/null; then
   log "installing the baseline's Python dependencies into $VENV"
@@ -94,21 +79,21 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 FLOOR_PORT=$(free_port)
 "${ON_SERVER_CPU[@]}" "$BIN/examples/floor" "127.0.0.1:$FLOOR_PORT" 1 >/dev/null 2>&1 &
 FLOOR_PID=$!; PIDS+=("$FLOOR_PID")
-wait_http "http://127.0.0.1:$FLOOR_PORT/"
+wait_for_url 60 "http://127.0.0.1:$FLOOR_PORT/"
 SINK_PORT=$(free_port)
 "${ON_LOAD_CPU[@]}" "$BIN/examples/floor" "127.0.0.1:$SINK_PORT" 1 >/dev/null 2>&1 &
 PIDS+=("$!")
-wait_http "http://127.0.0.1:$SINK_PORT/"
+wait_for_url 60 "http://127.0.0.1:$SINK_PORT/"
 
 # --- baseline (once: it is two orders of magnitude away from the others) ---
 BASE_PORT=$(free_port)
 ( cd "$HERE/baseline" && BENCH_DATA="$WORK/data" exec "${ON_SERVER_CPU[@]}" "$VENV/bin/uvicorn" app:app \
     --host 127.0.0.1 --port "$BASE_PORT" --workers 1 --log-level warning --no-access-log ) &
 BASE_PID=$!; PIDS+=("$BASE_PID")
-wait_http "http://127.0.0.1:$BASE_PORT/healthz"
+wait_for_url 60 "http://127.0.0.1:$BASE_PORT/healthz"
 log "baseline (FastAPI + scikit-learn, one worker)"
 BASELINE=$(load "http://127.0.0.1:$BASE_PORT/v1/predict" "$BASE_PID")
-stop "$BASE_PID"
+stop_pid "$BASE_PID"
 
 # --- floor and tidewatch-inference (off, on at 1% and 10% trace sampling), interleaved
 # so that load from other work on the machine spreads over all of them ---
@@ -129,12 +114,12 @@ measure() {
     on10) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.1) ;;
   esac
   PIDS+=("$pid")
-  wait_http "http://127.0.0.1:$port/readyz"
+  wait_for_url 60 "http://127.0.0.1:$port/readyz"
   RESULT=$(load "http://127.0.0.1:$port/v1/predict" "$pid" "${@:2}")
   if curl -s "http://127.0.0.1:$port/metrics" | grep -q 'route="/v1/predict".*code="5'; then
     log "5xx answers from the $mode server"
   fi
-  stop "$pid"
+  stop_pid "$pid"
 }
 
 declare -a FLOOR_RUNS OFF_RUNS ON1_RUNS ON10_RUNS
@@ -167,16 +152,16 @@ side_by_side() {
   fi
   on_port=$(free_port)
   on_pid=$(serve "$on_port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio "$ratio"); PIDS+=("$on_pid")
-  wait_http "http://127.0.0.1:$ref_port/readyz"
-  wait_http "http://127.0.0.1:$on_port/readyz"
+  wait_for_url 60 "http://127.0.0.1:$ref_port/readyz"
+  wait_for_url 60 "http://127.0.0.1:$on_port/readyz"
   CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$ref_port/v1/predict" "$ref_pid" > "$WORK/pair-ref.json" &
   ref_load=$!
   on_json=$(CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$on_port/v1/predict" "$on_pid")
   wait "$ref_load"
   ref_json=$(cat "$WORK/pair-ref.json")
   PAIR=$(python3 -c 'import json, sys; print(json.dumps({"reference": json.loads(sys.argv[1]), "on": json.loads(sys.argv[2])}))' "$ref_json" "$on_json")
-  stop "$on_pid"
-  if [ "$reference" != floor ]; then stop "$ref_pid"; fi
+  stop_pid "$on_pid"
+  if [ "$reference" != floor ]; then stop_pid "$ref_pid"; fi
 }
 declare -a PAIR1_RUNS PAIR10_RUNS FLOOR_PAIR_RUNS
 for round in $(seq 1 "$ROUNDS"); do
@@ -211,7 +196,7 @@ for round in 1 2 3; do
   measure on10 --rate "$HALF10_RATE"; HALF10_RUNS+=("$RESULT")
   HALF_FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" --rate "$HALF1_RATE")")
 done
-stop "$FLOOR_PID"
+stop_pid "$FLOOR_PID"
 HALF1=$(median_by p99_ms "${HALF1_RUNS[@]}")
 HALF10=$(median_by p99_ms "${HALF10_RUNS[@]}")
 HALF_FLOOR=$(median_by p99_ms "${HALF_FLOOR_RUNS[@]}")

@@ -20,7 +20,7 @@ cargo build --quiet -p tidewatch-operator
 operator="${CARGO_TARGET_DIR:-$PWD/target}/debug/tidewatch-operator"
 
 cleanup() {
-	[[ -n "${operator_pid:-}" ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+	[[ -z "${operator_pid:-}" ]] || stop_pid "$operator_pid" 10 tidewatch-operator
 	k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
 	k delete node -l tidewatch.io/bench=true --wait=false >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -128,7 +128,7 @@ while true; do
 	if ((mls_ready == count && slo_ready == count && deployments == count && services == count && monitors == count && rules == count && configmaps == 2 * count)); then
 		break
 	fi
-	if ! kill -0 "$operator_pid" 2>/dev/null; then
+	if ! pid_running "$operator_pid"; then
 		say "the operator died"; tail -20 "$work/operator.log"; exit 1
 	fi
 	sleep 5
