@@ -31,37 +31,26 @@ on_error() {
 }
 trap on_error ERR
 
+# shellcheck source=lib/proc.sh
+source scripts/lib/proc.sh
 # Starts a long-running process in the background with its log and PID recorded.
 start() {
 	local name="$1"
 	shift
-	"$@" >"$run_logs/$name.log" 2>&1 &
-	echo $! >"$run_pids/$name.pid"
+	start_process "$run_pids/$name.pid" "$run_logs/$name.log" "$@"
 }
-# Fails with the log's tail when a process started by `start` has exited.
-alive() {
-	local name="$1"
-	if ! kill -0 "$(cat "$run_pids/$name.pid")" 2>/dev/null; then
-		echo "$name exited; last lines of $run_logs/$name.log:" >&2
+# Waits up to 60 s for a process started by `start` to answer 2xx on a URL; fails with the
+# log's tail when it exits first or does not get there.
+await_url() {
+	local name="$1" url="$2"
+	if ! wait_for_url --alive "$run_pids/$name.pid" 60 "$url"; then
+		echo "last lines of $run_logs/$name.log:" >&2
 		tail -n 20 "$run_logs/$name.log" >&2
 		return 1
 	fi
 }
-# Waits up to $1 seconds for a command to succeed.
-wait_for() {
-	local seconds="$1"
-	shift
-	local deadline=$((SECONDS + seconds))
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS >= deadline)); then
-			echo "timed out after ${seconds}s waiting for: $*" >&2
-			return 1
-		fi
-		sleep 1
-	done
-}
 
-for tool in cargo go curl python3; do
+for tool in cargo go curl; do
 	command -v "$tool" >/dev/null || { echo "make demo needs $tool on PATH" >&2; exit 1; }
 done
 
@@ -71,10 +60,12 @@ make --no-print-directory tools 2>&1 | sed 's/^/    /'
 source e2e/cluster/lib.sh
 target="${CARGO_TARGET_DIR:-$repo/target}/debug"
 
-step "building tidewatch-operator and tidewatch-inference (cargo, cached after the first run)"
+step "building tidewatch-operator, tidewatch-inference and the load generator (cargo, cached after the first run)"
 cargo build --quiet -p tidewatch-operator -p tidewatch-inference --bins
+cargo build --quiet -p tidewatch-inference --example loadgen
 operator="$target/tidewatch-operator"
 inference="$target/tidewatch-inference"
+loadgen="$target/examples/loadgen"
 
 if [[ -d "$run_pids" ]] && ls "$run_pids"/*.pid >/dev/null 2>&1; then
 	note "a previous demo is still recorded; stopping it first"
@@ -115,7 +106,7 @@ operator_port="$(free_port)"
 KUBECONFIG="$operator_kubeconfig" start operator "$operator" run \
 	--metrics-address "127.0.0.1:$operator_port" --log-format text \
 	--lease-namespace tidewatch-system --monitoring-label release=demo
-wait_for 60 curl -fsS "http://127.0.0.1:$operator_port/readyz" || { alive operator; false; }
+await_url operator "http://127.0.0.1:$operator_port/readyz"
 note "operator ready; metrics on http://127.0.0.1:$operator_port/metrics, log $run_logs/operator.log"
 
 step "applying manifests/examples (MLService fraud-detector, availability and latency SLOs)"
@@ -124,19 +115,18 @@ kubectl apply -f manifests/examples/ | sed 's/^/    /'
 note "waiting for the MLService to be Ready (kwok runs its pods)"
 if ! kubectl -n fraud wait --for=condition=Ready mlservice/fraud-detector --timeout=120s >/dev/null; then
 	kubectl -n fraud get mlservice fraud-detector -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2
-	alive operator
+	process_running "$run_pids/operator.pid" || echo "the operator exited; see $run_logs/operator.log" >&2
 	false
 fi
 kubectl -n fraud wait --for=condition=Ready slo --all --timeout=60s | sed 's/^/    /'
 
-step "writing the Prometheus rule file from the PrometheusRules the operator generated"
+step "writing the Prometheus rule files from the PrometheusRules the operator generated"
 rules_dir="$demo_dir/prometheus/rules"
 mkdir -p "$rules_dir"
-kubectl -n fraud get prometheusrules -l app.kubernetes.io/managed-by=tidewatch-operator -o json |
-	python3 -c 'import json, sys
-objects = json.load(sys.stdin)["items"]
-groups = [g for o in objects for g in o["spec"]["groups"]]
-json.dump({"groups": groups}, sys.stdout, indent=1)' >"$rules_dir/slo.rules.json"
+# A PrometheusRule's spec is a rule file as it stands: `groups`, and nothing else.
+for rule in $(kubectl -n fraud get prometheusrules -l app.kubernetes.io/managed-by=tidewatch-operator -o name); do
+	kubectl -n fraud get "$rule" -o jsonpath='{.spec}' >"$rules_dir/${rule##*/}.rules.json"
+done
 cp alerts/*.rules.yaml "$rules_dir/"
 "$bin_dir/promtool" check rules "$rules_dir"/* 2>&1 | grep -E '^Checking|SUCCESS|FAILED|error' | paste - - | sed 's/^Checking /    promtool check rules /; s/\t */: /'
 
@@ -146,10 +136,8 @@ faulty_port="$(free_port)"
 start inference-0 "$inference" serve --listen "127.0.0.1:$healthy_port" --log-format json --workers 2
 start inference-1 "$inference" serve --listen "127.0.0.1:$faulty_port" --log-format json --workers 2 \
 	--fault-error-ratio 1.0
-for i in 0 1; do
-	port=$([[ $i == 0 ]] && echo "$healthy_port" || echo "$faulty_port")
-	wait_for 60 curl -fsS "http://127.0.0.1:$port/readyz" || { alive "inference-$i"; false; }
-done
+await_url inference-0 "http://127.0.0.1:$healthy_port/readyz"
+await_url inference-1 "http://127.0.0.1:$faulty_port/readyz"
 note "fraud-detector-0 on :$healthy_port, fraud-detector-1 (faulty) on :$faulty_port"
 
 step "starting Prometheus (scrape and evaluation every second)"
@@ -177,68 +165,38 @@ EOF
 start prometheus "$bin_dir/prometheus" --config.file "$demo_dir/prometheus/prometheus.yml" \
 	--storage.tsdb.path "$demo_dir/prometheus/data" --web.listen-address "127.0.0.1:$prometheus_port"
 prom="http://127.0.0.1:$prometheus_port"
-wait_for 60 curl -fsS "$prom/-/ready" || { alive prometheus; false; }
-rule_count="$(curl -fsS "$prom/api/v1/rules" | python3 -c 'import json, sys
-groups = json.load(sys.stdin)["data"]["groups"]
-print(sum(len(g["rules"]) for g in groups if g["name"].startswith("tidewatch-slo-")))')"
+await_url prometheus "$prom/-/ready"
+# Prometheus's own gauge of rules per loaded group, labelled "FILE;GROUP".
+rule_count="$(curl -fsS "$prom/metrics" |
+	awk '/^prometheus_rule_group_rules\{rule_group="[^"]*;tidewatch-slo-/ { n += $NF } END { print n + 0 }')"
 note "Prometheus on $prom: $rule_count SLO rules loaded"
 [[ "$rule_count" -gt 0 ]]
 
-# Sends `rate` prediction requests per second for `seconds` seconds, a share `faulty` of
-# them to the faulty replica; prints the status codes seen. Bounded by construction.
+# Sends RATE predictions per second for SECONDS seconds, varied transactions shared equally
+# by the replicas on PORTS; prints what came back. Bounded by construction.
 traffic() {
-	python3 - "$1" "$2" "$3" "$healthy_port" "$faulty_port" <<'PY'
-import collections, json, sys, threading, time, urllib.error, urllib.request
-seconds, rate, faulty = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-healthy, broken = sys.argv[4], sys.argv[5]
-codes = collections.Counter()
-lock = threading.Lock()
-CATEGORIES = ["grocery"] * 4 + ["restaurant"] * 3 + ["fuel"] * 2 + ["retail"] * 3 + [
-    "travel", "electronics", "digital_goods", "gift_cards"]
-COUNTRIES = ["US"] * 8 + ["GB", "DE"]
-def send(n):
-    port = broken if faulty > 0 and n % round(1 / faulty) == 0 else healthy
-    body = json.dumps({"transaction_id": f"t-{n}", "user_id": f"user-{n % 10000:06d}",
-        "amount": round(5 + (n * 7919 % 1000) ** 1.5 / 100, 2), "currency": "USD",
-        "merchant_category": CATEGORIES[n * 31 % len(CATEGORIES)],
-        "merchant_country": COUNTRIES[n * 17 % len(COUNTRIES)],
-        "card_present": n % 3 != 0, "local_hour": (8 + n * 13) % 24}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/predict", body,
-        {"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            code = answer.status
-    except urllib.error.HTTPError as error:
-        code = error.code
-    except OSError:
-        code = "no answer"
-    with lock:
-        codes[code] += 1
-start, n, threads = time.monotonic(), 0, []
-while (elapsed := time.monotonic() - start) < seconds:
-    while n < elapsed * rate:
-        thread = threading.Thread(target=send, args=(n,))
-        thread.start(); threads.append(thread); n += 1
-    time.sleep(0.01)
-for thread in threads:
-    thread.join()
-print(", ".join(f"{count} x {code}" for code, count in sorted(codes.items(), key=str)))
-PY
+	local seconds="$1" rate="$2" port targets=() summary
+	shift 2
+	for port in "$@"; do targets+=(--url "http://127.0.0.1:$port/v1/predict"); done
+	summary="$("$loadgen" "${targets[@]}" --transactions 1000 --connections "$((2 * $#))" \
+		--rate "$rate" --seconds "$seconds" --warmup 0)"
+	[[ "$summary" =~ \"requests\":([0-9]+),\"errors\":([0-9]+).*\"p50_ms\":([0-9.]+).*\"p99_ms\":([0-9.]+) ]] ||
+		{ echo "unexpected load generator output: $summary" >&2; return 1; }
+	printf '%d answers, %d of them errors; latency p50 %s ms, p99 %s ms' \
+		"${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" "${BASH_REMATCH[4]}"
 }
 
 step "driving healthy traffic: 20 predictions/s for 20 s"
-note "answers: $(traffic 20 20 0)"
+note "$(traffic 20 20 "$healthy_port")"
 
 step "failure burst: 20 predictions/s for 30 s, half of them to the faulty replica"
-note "answers: $(traffic 30 20 0.5)"
+note "$(traffic 30 20 "$healthy_port" "$faulty_port")"
 
 step "waiting for the fast-burn page alert (1h/5m windows at 14.4x, no 'for') to fire"
 firing_burn() {
-	curl -fsS "$prom/api/v1/alerts" | python3 -c 'import json, sys
-alerts = json.load(sys.stdin)["data"]["alerts"]
-sys.exit(0 if any(a["labels"]["alertname"] == "SLOErrorBudgetBurn" and a["state"] == "firing" for a in alerts) else 1)'
+	"$bin_dir/promtool" query instant "$prom" 'ALERTS{alertname="SLOErrorBudgetBurn", alertstate="firing"}' | grep -q .
 }
-wait_for 90 firing_burn || { echo "no SLOErrorBudgetBurn alert fired within 90 s" >&2; false; }
+wait_until 90 firing_burn || { echo "no SLOErrorBudgetBurn alert fired within 90 s" >&2; false; }
 
 step "the result"
 printf '\n$ kubectl get mls,slo -n fraud\n'
@@ -246,21 +204,22 @@ kubectl get mls,slo -n fraud
 printf '\n$ kubectl get deploy,svc,cm,servicemonitor,prometheusrule,pods -n fraud -l app.kubernetes.io/managed-by=tidewatch-operator\n'
 kubectl get deploy,svc,cm,servicemonitor,prometheusrule -n fraud -l app.kubernetes.io/managed-by=tidewatch-operator
 kubectl get pods -n fraud -o wide
-printf '\n$ curl %s/api/v1/alerts   (firing and pending)\n' "$prom"
-curl -fsS "$prom/api/v1/alerts" >"$demo_dir/alerts.json"
-python3 - "$demo_dir/alerts.json" <<'PY'
-import json, sys
-alerts = json.load(open(sys.argv[1]))["data"]["alerts"]
-for a in sorted(alerts, key=lambda a: (a["state"], a["labels"]["alertname"], a["labels"].get("slo", ""))):
-    labels = a["labels"]
-    subject = labels.get("namespace", "") + "/" + (labels.get("slo") or labels.get("service") or "")
-    if "feature" in labels:
-        subject += " feature " + labels["feature"]
-    if "long_window" in labels:
-        subject += " windows " + labels["long_window"] + "/" + labels["short_window"]
-    print("  %-8s %-30s %-7s %s  value=%.4g" % (a["state"], labels["alertname"], labels.get("severity", ""), subject, float(a["value"])))
-PY
-
+printf '\n$ promtool query instant %s ALERTS   (firing and pending)\n' "$prom"
+# The value of label $1 in a series as promtool prints it: `ALERTS{a="x", b="y"} => 1 @[...]`.
+label() {
+	[[ "$2" =~ [{\ ]$1=\"([^\"]*)\" ]] && printf '%s' "${BASH_REMATCH[1]}"
+	return 0
+}
+"$bin_dir/promtool" query instant "$prom" ALERTS | while IFS= read -r series; do
+	subject="$(label namespace "$series")/$(label slo "$series")"
+	[[ "$subject" != */ ]] || subject+="$(label service "$series")"
+	feature="$(label feature "$series")"
+	[[ -z "$feature" ]] || subject+=" feature $feature"
+	long_window="$(label long_window "$series")"
+	[[ -z "$long_window" ]] || subject+=" windows $long_window/$(label short_window "$series")"
+	printf '  %-8s %-38s %-8s %s\n' "$(label alertstate "$series")" "$(label alertname "$series")" \
+		"$(label severity "$series")" "$subject"
+done | sort
 cat <<EOF
 
 SLOErrorBudgetBurn fired from the operator's rules; the static alerts stay pending because

@@ -1,35 +1,51 @@
-//! Benchmark load generator: HTTP/1.1 keep-alive POSTs to one loopback URL, closed-loop
-//! (as fast as the server answers) or open-loop at a fixed rate, with latency measured
-//! from the scheduled send time so a stalled server cannot hide its queueing delay.
-//! Open-loop sends leave at their scheduled time to within microseconds (see
-//! [`pace_until`]). Prints one JSON line: requests, errors, rps, p50/p90/p99 in
-//! milliseconds and, with `--cpu-pid`, the CPU time that process spent per answered
-//! request in the window — a figure that, unlike req/s, does not move when other work
-//! takes turns on the machine — and the share of that CPU the hypervisor gave to other
-//! guests meanwhile (`stolen_pct`).
+//! Load generator: HTTP/1.1 keep-alive POSTs to loopback URLs, closed-loop (as fast as
+//! the server answers) or open-loop at a fixed rate, with latency measured from the
+//! scheduled send time so a stalled server cannot hide its queueing delay. Open-loop sends
+//! leave at their scheduled time to within microseconds (see [`pace_until`]). Prints one
+//! JSON line: requests, errors (answers other than 2xx), rps, p50/p90/p99 in milliseconds
+//! and, with `--cpu-pid`, the CPU time that process spent per answered request in the
+//! window — a figure that, unlike req/s, does not move when other work takes turns on the
+//! machine — and the share of that CPU the hypervisor gave to other guests meanwhile
+//! (`stolen_pct`).
+//!
+//! The benchmark sends one body to one server; `make demo` sends a sequence of varied
+//! transactions (the tests' fixtures) to two replicas at once, one of them failing:
 //!
 //! `loadgen --url http://127.0.0.1:8080/v1/predict --body-file t.json --connections 32
 //!  --seconds 10 [--rate 5000] [--cpu-pid 1234]`
+//! `loadgen --url http://127.0.0.1:8080/v1/predict --url http://127.0.0.1:8081/v1/predict
+//!  --transactions 1000 --connections 2 --rate 20 --seconds 30 --warmup 0`
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const USAGE: &str = "\
-usage: loadgen --url http://127.0.0.1:PORT/PATH [options]
+usage: loadgen --url http://127.0.0.1:PORT/PATH [--url ...] [options]
+  --url URL           a loopback target; given more than once, the connections take the
+                      URLs in turn, so each URL gets an equal share of the requests
   --body-file FILE    POST this body (default: GET with no body)
-  --connections N     keep-alive connections (default 32)
+  --transactions N    POST N varied transactions in turn (the tests' fixture sequence)
+  --connections N     keep-alive connections, a multiple of the URL count (default 32)
   --seconds S         measured window, at most 120 (default 10)
   --warmup S          unmeasured lead-in, at most 30 (default 1)
-  --rate R            open loop at R requests/s (default: closed loop)
+  --rate R            open loop at R requests/s in all (default: closed loop)
   --cpu-pid PID       report that process's CPU time per answered request";
 
-struct Options {
+/// Where one connection sends: `host:port` and the request path.
+#[derive(Debug, PartialEq)]
+struct Target {
     host: String,
     path: String,
-    body: Vec<u8>,
+}
+
+struct Options {
+    targets: Vec<Target>,
+    /// Request bodies, sent in turn; none means GET.
+    bodies: Vec<Vec<u8>>,
     connections: usize,
     duration: Duration,
     warmup: Duration,
@@ -37,15 +53,15 @@ struct Options {
     cpu_pid: Option<u32>,
 }
 
-fn parse() -> anyhow::Result<Options> {
-    let mut url = None;
-    let mut body = Vec::new();
+fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
+    let mut targets = Vec::new();
+    let mut body_file = None;
+    let mut transactions = None;
     let mut connections = 32;
     let mut seconds: f64 = 10.0;
     let mut warmup: f64 = 1.0;
     let mut rate = None;
     let mut cpu_pid = None;
-    let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             println!("{USAGE}");
@@ -55,8 +71,9 @@ fn parse() -> anyhow::Result<Options> {
             .next()
             .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
-            "--url" => url = Some(value),
-            "--body-file" => body = std::fs::read(&value)?,
+            "--url" => targets.push(target(&value)?),
+            "--body-file" => body_file = Some(value),
+            "--transactions" => transactions = Some(value.parse::<usize>()?),
             "--connections" => connections = value.parse()?,
             "--seconds" => seconds = value.parse()?,
             "--warmup" => warmup = value.parse()?,
@@ -65,16 +82,29 @@ fn parse() -> anyhow::Result<Options> {
             other => bail!("unknown flag {other}\n{USAGE}"),
         }
     }
-    let url = url.with_context(|| format!("--url is required\n{USAGE}"))?;
-    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if !(host.starts_with("127.") || host.starts_with("localhost")) {
-        bail!("this load generator only targets loopback addresses");
-    }
+    ensure!(!targets.is_empty(), "--url is required\n{USAGE}");
+    ensure!(
+        connections > 0 && connections % targets.len() == 0,
+        "--connections must be a positive multiple of the {} URLs, so that each gets an equal share",
+        targets.len()
+    );
+    let bodies = match (body_file, transactions) {
+        (Some(_), Some(_)) => bail!("--body-file and --transactions exclude each other"),
+        (Some(file), None) => {
+            vec![std::fs::read(&file).with_context(|| format!("reading {file}"))?]
+        }
+        (None, Some(count)) => (0..count.max(1))
+            .map(|n| {
+                tidewatch_testkit::fixtures::varied_transaction(n)
+                    .to_string()
+                    .into_bytes()
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    };
     Ok(Options {
-        host: host.to_string(),
-        path: format!("/{path}"),
-        body,
+        targets,
+        bodies,
         connections,
         duration: Duration::from_secs_f64(seconds.min(120.0)),
         warmup: Duration::from_secs_f64(warmup.min(30.0)),
@@ -83,8 +113,40 @@ fn parse() -> anyhow::Result<Options> {
     })
 }
 
+fn target(url: &str) -> anyhow::Result<Target> {
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !(host.starts_with("127.") || host.starts_with("localhost")) {
+        bail!("this load generator only targets loopback addresses");
+    }
+    Ok(Target {
+        host: host.to_string(),
+        path: format!("/{path}"),
+    })
+}
+
+/// The requests of one target, one per body (a single GET without bodies), ready to write.
+fn requests(target: &Target, bodies: &[Vec<u8>]) -> Arc<Vec<Vec<u8>>> {
+    let request = |method: &str, body: &[u8]| {
+        let mut r = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            target.path,
+            target.host,
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    Arc::new(if bodies.is_empty() {
+        vec![request("GET", &[])]
+    } else {
+        bodies.iter().map(|body| request("POST", body)).collect()
+    })
+}
+
 fn main() -> anyhow::Result<()> {
-    let options = parse()?;
+    let options = parse(std::env::args().skip(1))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -92,29 +154,19 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
-    let request = {
-        let method = if options.body.is_empty() {
-            "GET"
-        } else {
-            "POST"
-        };
-        let mut r = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            options.path,
-            options.host,
-            options.body.len()
-        )
-        .into_bytes();
-        r.extend_from_slice(&options.body);
-        std::sync::Arc::new(r)
-    };
+    let per_target: Vec<_> = options
+        .targets
+        .iter()
+        .map(|target| requests(target, &options.bodies))
+        .collect();
     let start = Instant::now() + options.warmup;
     let end = start + options.duration;
     let mut tasks = Vec::new();
     for index in 0..options.connections {
-        let stream = TcpStream::connect(&options.host).await?;
+        let target = index % options.targets.len();
+        let stream = TcpStream::connect(&options.targets[target].host).await?;
         stream.set_nodelay(true)?;
-        let request = request.clone();
+        let requests = per_target[target].clone();
         // In open-loop mode each connection owns every n-th slot of the global schedule.
         let interval = options
             .rate
@@ -124,7 +176,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             .map(|r| Duration::from_secs_f64(index as f64 / r))
             .unwrap_or_default();
         tasks.push(tokio::spawn(connection(
-            stream, request, start, end, interval, offset,
+            stream, requests, index, start, end, interval, offset,
         )));
     }
     let cpu = options
@@ -265,10 +317,12 @@ async fn pace_until(slot: Instant) {
     }
 }
 
+/// Sends `requests` in turn, from `first` on (connections to one target start apart).
 /// Returns latencies in microseconds of answers completed inside the window, and errors.
 async fn connection(
     stream: TcpStream,
-    request: std::sync::Arc<Vec<u8>>,
+    requests: Arc<Vec<Vec<u8>>>,
+    first: usize,
     start: Instant,
     end: Instant,
     interval: Option<Duration>,
@@ -281,6 +335,7 @@ async fn connection(
     let mut next_slot = Instant::now() + offset;
     let mut line = String::new();
     let mut body = Vec::new();
+    let mut next = first;
     loop {
         let scheduled = match interval {
             Some(interval) => {
@@ -294,7 +349,8 @@ async fn connection(
         if scheduled >= end {
             break;
         }
-        write.write_all(&request).await?;
+        write.write_all(&requests[next % requests.len()]).await?;
+        next += 1;
         line.clear();
         reader.read_line(&mut line).await?;
         let ok = line
@@ -329,4 +385,45 @@ async fn connection(
         }
     }
     Ok((latencies, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &str) -> anyhow::Result<Options> {
+        parse(args.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn connections_take_the_urls_in_turn_in_equal_numbers() {
+        let two = "--url http://127.0.0.1:1/v1/predict --url http://127.0.0.1:2/v1/predict";
+        let parsed = options(&format!("{two} --connections 4")).unwrap();
+        assert_eq!(
+            parsed.targets[1],
+            Target {
+                host: "127.0.0.1:2".into(),
+                path: "/v1/predict".into()
+            }
+        );
+        assert!(options(&format!("{two} --connections 3")).is_err());
+        assert!(
+            options("--url http://10.0.0.1:80/").is_err(),
+            "loopback only"
+        );
+    }
+
+    #[test]
+    fn transactions_are_distinct_valid_prediction_requests() {
+        let parsed = options("--url http://127.0.0.1:1/v1/predict --transactions 50").unwrap();
+        assert_eq!(parsed.bodies.len(), 50);
+        for body in &parsed.bodies {
+            let request: tidewatch_inference::core::schema::PredictRequest<'_> =
+                tidewatch_inference::core::schema::parse(body).unwrap();
+            request.validate("").unwrap();
+        }
+        let requests = requests(&parsed.targets[0], &parsed.bodies);
+        assert!(requests[0].starts_with(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:1\r\n"));
+        assert_ne!(requests[1], requests[2]);
+    }
 }
