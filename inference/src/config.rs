@@ -1,11 +1,13 @@
 //! Command-line and environment configuration: one clap struct per command. Secrets are
-//! typed so that `Debug` never shows them.
+//! typed so that `Debug` never shows them. The variables the operator sets, and the defaults
+//! it shares, are named in `tidewatch_contract`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tidewatch_contract::{defaults, endpoints, env};
 
 use crate::secret::{ConnectionUrl, Secret};
 use crate::store::{BreakerSettings, RedisSettings};
@@ -30,7 +32,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    #[value(name = env::LOG_FORMAT_JSON)]
     Json,
+    #[value(name = env::LOG_FORMAT_TEXT)]
     Text,
 }
 
@@ -38,10 +42,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
     /// Redis URL, e.g. redis://redis:6379/0. Without it the in-memory store is used.
-    #[arg(long, env = "TIDEWATCH_REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = env::REDIS_URL, hide_env_values = true)]
     pub redis_url: Option<ConnectionUrl>,
     /// Redis password (overrides one in the URL).
-    #[arg(long, env = "TIDEWATCH_REDIS_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = env::REDIS_PASSWORD, hide_env_values = true)]
     pub redis_password: Option<Secret>,
     /// File holding the Redis password, e.g. a mounted Secret; trailing newline ignored.
     #[arg(long, env = "TIDEWATCH_REDIS_PASSWORD_FILE")]
@@ -54,7 +58,11 @@ pub struct RedisArgs {
     )]
     pub redis_key_prefix: String,
     /// Upper bound of one feature lookup, in milliseconds.
-    #[arg(long, env = "TIDEWATCH_FEATURE_TIMEOUT_MS", default_value_t = 50)]
+    #[arg(
+        long,
+        env = env::FEATURE_TIMEOUT_MS,
+        default_value_t = defaults::FEATURE_TIMEOUT_MS.into()
+    )]
     pub feature_timeout_ms: u64,
 }
 
@@ -84,10 +92,14 @@ impl RedisArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address to listen on.
-    #[arg(long, env = "TIDEWATCH_LISTEN", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = env::LISTEN,
+        default_value_t = SocketAddr::from(([0, 0, 0, 0], endpoints::PORT))
+    )]
     pub listen: SocketAddr,
     /// Directory with model.safetensors and metadata.json; the bundled model if unset.
-    #[arg(long, env = "TIDEWATCH_MODEL_DIR")]
+    #[arg(long, env = env::MODEL_DIR)]
     pub model_dir: Option<PathBuf>,
     /// HTTP worker threads; 0 means one per CPU.
     #[arg(long, env = "TIDEWATCH_WORKERS", default_value_t = 0)]
@@ -122,21 +134,25 @@ pub struct ServeConfig {
     #[arg(long, env = "TIDEWATCH_DRIFT_MIN_SAMPLES", default_value_t = 200)]
     pub drift_min_samples: usize,
     /// OTLP/HTTP endpoint for traces, e.g. http://otel-collector:4318; no export if unset.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    #[arg(long, env = env::OTLP_ENDPOINT)]
     pub otlp_endpoint: Option<String>,
     /// Share of new traces sampled (a sampled parent is always followed). Each sampled
     /// request costs about as much CPU as one whole unsampled request, so the default
     /// keeps tracing near 1 % of the server's time.
-    #[arg(long, env = "TIDEWATCH_TRACE_SAMPLE_RATIO", default_value_t = 0.01)]
+    #[arg(
+        long,
+        env = env::TRACE_SAMPLE_RATIO,
+        default_value_t = defaults::TRACE_SAMPLE_RATIO
+    )]
     pub trace_sample_ratio: f64,
     /// Service name in traces.
-    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "tidewatch-inference")]
+    #[arg(long, env = env::SERVICE_NAME, default_value = "tidewatch-inference")]
     pub service_name: String,
     /// Log filter in tracing-subscriber syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
     /// Log format.
-    #[arg(long, env = "TIDEWATCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    #[arg(long, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Seconds between GPU telemetry samples.
     #[arg(long, env = "TIDEWATCH_GPU_POLL_SECONDS", default_value_t = 10)]

@@ -10,7 +10,6 @@
 //! is no part of this library: it is a module of the `tidewatch-inference` binary.
 
 pub mod backend;
-pub mod buckets;
 pub mod config;
 pub mod core;
 pub mod features;

@@ -2,13 +2,11 @@
 //! generator. Nothing here talks to a cluster; the controllers and `render` share it.
 
 pub mod api;
-pub mod buckets;
 pub mod builders;
 pub mod cli;
 pub mod controller;
 pub mod dashboards;
 pub mod labels;
-pub mod metrics;
 pub mod monitoring_types;
 pub mod render;
 pub mod runtime;

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use regex::Regex;
 use serde_json::Value;
 use support::*;
+use tidewatch_contract::metrics::{CONTRACT, Kind};
 use tidewatch_operator::dashboards::{
     MlServiceDashboard, SloDashboard, mlservice_dashboard, slo_dashboard,
 };
-use tidewatch_operator::metrics::*;
 use tidewatch_operator::slo_rules::rule_group;
 
 fn exprs(d: &Value) -> Vec<String> {
@@ -25,31 +25,17 @@ fn exprs(d: &Value) -> Vec<String> {
 }
 
 fn known_series() -> BTreeSet<String> {
-    let mut known: BTreeSet<String> = [
-        REQUESTS_TOTAL_METRIC,
-        REQUESTS_IN_FLIGHT_METRIC,
-        PREDICTIONS_TOTAL_METRIC,
-        FEATURE_STORE_REQUESTS_METRIC,
-        FEATURE_DRIFT_METRIC,
-        MODEL_INFO_METRIC,
-        FEATURE_STORE_BREAKER_METRIC,
-        GPU_TELEMETRY_METRIC,
-        GPU_UTILIZATION_METRIC,
-        GPU_MEMORY_USED_METRIC,
-        GPU_MEMORY_TOTAL_METRIC,
-        GPU_TEMPERATURE_METRIC,
-        GPU_POWER_METRIC,
-    ]
-    .map(str::to_owned)
-    .into();
-    for h in [
-        REQUEST_DURATION_METRIC,
-        PREDICTION_SCORE_METRIC,
-        INFERENCE_DURATION_METRIC,
-        FEATURE_STORE_DURATION_METRIC,
-    ] {
-        for suffix in ["_bucket", "_count", "_sum"] {
-            known.insert(format!("{h}{suffix}"));
+    let mut known = BTreeSet::new();
+    for metric in CONTRACT {
+        match metric.kind {
+            Kind::Histogram => {
+                for suffix in ["_bucket", "_count", "_sum"] {
+                    known.insert(format!("{}{suffix}", metric.name));
+                }
+            }
+            Kind::Counter | Kind::Gauge => {
+                known.insert(metric.name.to_owned());
+            }
         }
     }
     for r in rule_group(&availability_slo("")).rules {

@@ -107,7 +107,7 @@ fn newtypes_check_their_ranges() {
 
 #[test]
 fn latency_thresholds_must_be_request_duration_buckets() {
-    use tidewatch_operator::buckets::REQUEST_DURATION_BUCKETS;
+    use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
     for b in REQUEST_DURATION_BUCKETS {
         assert!(LatencyThreshold::parse(&format!("{b}s")).is_ok(), "{b}s");
         assert!(

@@ -15,6 +15,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
+use tidewatch_contract::endpoints;
 
 use crate::core::admission::Admission;
 use crate::core::coalesce::Coalescer;
@@ -52,9 +53,9 @@ pub const ROUTES: [(&str, &str); 6] = [
     ("/v1/predict", "POST"),
     ("/v1/predict/batch", "POST"),
     ("/v1/model", "GET"),
-    ("/healthz", "GET"),
-    ("/readyz", "GET"),
-    ("/metrics", "GET"),
+    (endpoints::HEALTH_PATH, "GET"),
+    (endpoints::READY_PATH, "GET"),
+    (endpoints::METRICS_PATH, "GET"),
 ];
 
 /// Registers the routes on an app; the same set as [`ROUTES`] (a test checks each entry).
@@ -63,9 +64,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/v1/predict", web::post().to(routes::predict))
         .route("/v1/predict/batch", web::post().to(routes::predict_batch))
         .route("/v1/model", web::get().to(routes::model))
-        .route("/healthz", web::get().to(routes::healthz))
-        .route("/readyz", web::get().to(routes::readyz))
-        .route("/metrics", web::get().to(routes::metrics))
+        .route(endpoints::HEALTH_PATH, web::get().to(routes::healthz))
+        .route(endpoints::READY_PATH, web::get().to(routes::readyz))
+        .route(endpoints::METRICS_PATH, web::get().to(routes::metrics))
         .default_service(web::to(routes::not_found));
 }
 

@@ -9,17 +9,31 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-
-use crate::buckets::{
+use tidewatch_contract::buckets::{
     FEATURE_STORE_DURATION_BUCKETS, INFERENCE_DURATION_BUCKETS, PREDICTION_SCORE_BUCKETS,
     REQUEST_DURATION_BUCKETS,
 };
+use tidewatch_contract::metrics::{
+    FEATURE_DRIFT_METRIC, FEATURE_STORE_BREAKER_METRIC, FEATURE_STORE_DURATION_METRIC,
+    FEATURE_STORE_REQUESTS_METRIC, GPU_MEMORY_TOTAL_METRIC, GPU_MEMORY_USED_METRIC,
+    GPU_POWER_METRIC, GPU_TELEMETRY_METRIC, GPU_TEMPERATURE_METRIC, GPU_UTILIZATION_METRIC,
+    INFERENCE_DURATION_METRIC, MODEL_INFO_METRIC, PREDICTION_SCORE_METRIC,
+    PREDICTIONS_TOTAL_METRIC, REQUEST_DURATION_METRIC, REQUESTS_IN_FLIGHT_METRIC,
+    REQUESTS_TOTAL_METRIC,
+};
+
 use crate::store::LookupResult;
 
 /// OpenMetrics text content type served on `/metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The name a contract metric registers under: prometheus-client appends the unit to a
+/// family's name and `_total` to a counter's samples, so the contract name loses that suffix.
+fn without_suffix(contract_name: &'static str, suffix: &str) -> &'static str {
+    contract_name.strip_suffix(suffix).unwrap_or(contract_name)
+}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -130,10 +144,10 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("tidewatch");
+        let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
-            "requests",
+            without_suffix(REQUESTS_TOTAL_METRIC, "_total"),
             "HTTP requests answered, by route, method and status code",
             requests.clone(),
         );
@@ -141,20 +155,20 @@ impl Metrics {
             Histogram::new(REQUEST_DURATION_BUCKETS.iter().copied())
         });
         registry.register_with_unit(
-            "request_duration",
+            without_suffix(REQUEST_DURATION_METRIC, "_seconds"),
             "Time from request received to response written, by route and method",
             Unit::Seconds,
             request_duration.clone(),
         );
         let in_flight = Gauge::default();
         registry.register(
-            "requests_in_flight",
+            REQUESTS_IN_FLIGHT_METRIC,
             "HTTP requests being served",
             in_flight.clone(),
         );
         let predictions = Family::<PredictionLabels, Counter>::default();
         registry.register(
-            "predictions",
+            without_suffix(PREDICTIONS_TOTAL_METRIC, "_total"),
             "Transactions scored, by decision",
             predictions.clone(),
         );
@@ -162,7 +176,7 @@ impl Metrics {
             Histogram::new(PREDICTION_SCORE_BUCKETS.iter().copied())
         });
         registry.register(
-            "prediction_score",
+            PREDICTION_SCORE_METRIC,
             "Fraud probability returned",
             prediction_score.clone(),
         );
@@ -170,69 +184,69 @@ impl Metrics {
             Histogram::new(INFERENCE_DURATION_BUCKETS.iter().copied())
         });
         registry.register_with_unit(
-            "inference_duration",
+            without_suffix(INFERENCE_DURATION_METRIC, "_seconds"),
             "Time of one batched forward pass of the model",
             Unit::Seconds,
             inference_duration.clone(),
         );
         let store_requests = Family::<StoreLabels, Counter>::default();
         registry.register(
-            "feature_store_requests",
+            without_suffix(FEATURE_STORE_REQUESTS_METRIC, "_total"),
             "Feature-store lookups, by result (hit, miss, error, timeout, skipped)",
             store_requests.clone(),
         );
         let store_duration = Histogram::new(FEATURE_STORE_DURATION_BUCKETS.iter().copied());
         registry.register_with_unit(
-            "feature_store_duration",
+            without_suffix(FEATURE_STORE_DURATION_METRIC, "_seconds"),
             "Time of one feature-store lookup, including timeouts",
             Unit::Seconds,
             store_duration.clone(),
         );
         let drift_psi = Family::<DriftLabels, FloatGauge>::default();
         registry.register(
-            "feature_drift_psi",
+            FEATURE_DRIFT_METRIC,
             "Population stability index of recent inputs against the model's reference histogram",
             drift_psi.clone(),
         );
         let model_info = Family::<DeviceLabels, Gauge>::default();
         registry.register(
-            "model_info",
+            MODEL_INFO_METRIC,
             "The loaded model (always 1)",
             model_info.clone(),
         );
         let breaker_state = Gauge::default();
         registry.register(
-            "feature_store_breaker_state",
+            FEATURE_STORE_BREAKER_METRIC,
             "Feature-store circuit breaker: 0 closed, 1 open, 2 half-open",
             breaker_state.clone(),
         );
         let gpu = GpuMetrics::default();
         registry.register(
-            "gpu_telemetry_available",
+            GPU_TELEMETRY_METRIC,
             "1 when NVML answers and the GPU gauges are live, else 0",
             gpu.available.clone(),
         );
         registry.register(
-            "gpu_utilization_ratio",
+            GPU_UTILIZATION_METRIC,
             "GPU busy time share over the last sample period",
             gpu.utilization.clone(),
         );
         registry.register(
-            "gpu_memory_used_bytes",
+            GPU_MEMORY_USED_METRIC,
             "GPU memory in use",
             gpu.memory_used.clone(),
         );
         registry.register(
-            "gpu_memory_total_bytes",
+            GPU_MEMORY_TOTAL_METRIC,
             "GPU memory installed",
             gpu.memory_total.clone(),
         );
         registry.register(
-            "gpu_temperature_celsius",
+            GPU_TEMPERATURE_METRIC,
             "GPU core temperature",
             gpu.temperature.clone(),
         );
-        registry.register("gpu_power_watts", "GPU power draw", gpu.power.clone());
+        registry.register(GPU_POWER_METRIC, "GPU power draw", gpu.power.clone());
         Self {
             registry,
             requests,
@@ -351,38 +365,56 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    /// Names the SLO rules, alerts and dashboards query (DESIGN.md metric contract).
-    pub const CONTRACT: &[(&str, &str)] = &[
-        ("tidewatch_requests", "counter"),
-        ("tidewatch_request_duration_seconds", "histogram"),
-        ("tidewatch_requests_in_flight", "gauge"),
-        ("tidewatch_predictions", "counter"),
-        ("tidewatch_prediction_score", "histogram"),
-        ("tidewatch_inference_duration_seconds", "histogram"),
-        ("tidewatch_feature_store_requests", "counter"),
-        ("tidewatch_feature_store_duration_seconds", "histogram"),
-        ("tidewatch_feature_drift_psi", "gauge"),
-        ("tidewatch_model_info", "gauge"),
-        ("tidewatch_gpu_utilization_ratio", "gauge"),
-        ("tidewatch_gpu_memory_used_bytes", "gauge"),
-        ("tidewatch_gpu_memory_total_bytes", "gauge"),
-        ("tidewatch_gpu_temperature_celsius", "gauge"),
-        ("tidewatch_gpu_power_watts", "gauge"),
-        ("tidewatch_gpu_telemetry_available", "gauge"),
-        ("tidewatch_feature_store_breaker_state", "gauge"),
-    ];
+    use tidewatch_contract::metrics::{CONTRACT, Kind, Metric};
+
+    /// The `# TYPE` name: OpenMetrics names a counter's family without its samples' `_total`.
+    fn family(metric: &Metric) -> &'static str {
+        match metric.kind {
+            Kind::Counter => metric.name.strip_suffix("_total").unwrap(),
+            Kind::Gauge | Kind::Histogram => metric.name,
+        }
+    }
+
+    /// Label names of the first sample of `series`, in encoding order.
+    fn sample_labels<'a>(text: &'a str, series: &str) -> Option<Vec<&'a str>> {
+        text.lines().find_map(|line| {
+            let rest = line.strip_prefix(series)?;
+            if rest.starts_with(' ') {
+                return Some(Vec::new());
+            }
+            let labels = rest.strip_prefix('{')?.split_once('}')?.0;
+            Some(
+                labels
+                    .split(',')
+                    .filter_map(|pair| pair.split_once('=').map(|(name, _)| name))
+                    .collect(),
+            )
+        })
+    }
 
     #[test]
-    fn every_contract_metric_is_declared_with_its_type() {
+    fn the_registry_exports_the_contract_with_its_types_and_labels() {
         let metrics = Metrics::new();
         metrics.sample_every_family();
         let text = metrics.encode();
-        for (name, kind) in CONTRACT {
+        for metric in CONTRACT {
+            let (family, kind) = (family(metric), metric.kind.as_str());
             assert!(
-                text.contains(&format!("# TYPE {name} {kind}\n")),
-                "{name} {kind} missing:\n{text}"
+                text.contains(&format!("# TYPE {family} {kind}\n")),
+                "{family} {kind} missing:\n{text}"
+            );
+            let series = match metric.kind {
+                Kind::Histogram => format!("{}_count", metric.name),
+                Kind::Counter | Kind::Gauge => metric.name.to_owned(),
+            };
+            assert_eq!(
+                sample_labels(&text, &series).as_deref(),
+                Some(metric.labels),
+                "labels of {series}:\n{text}"
             );
         }
+        // Nothing is exported beside the contract.
+        assert_eq!(text.matches("# TYPE ").count(), CONTRACT.len(), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tidewatch_contract::defaults;
 
 /// Pattern of a Kubernetes resource quantity (the subset Tidewatch accepts: plain decimal
 /// numbers with an optional SI or binary suffix).
@@ -172,7 +173,7 @@ pub struct FeatureStoreSpec {
 }
 
 fn default_feature_timeout_ms() -> i32 {
-    50
+    defaults::FEATURE_TIMEOUT_MS.into()
 }
 
 /// A key of a Secret in the resource's namespace.
@@ -211,7 +212,7 @@ pub struct TracingSpec {
 }
 
 fn default_sampling_ratio() -> f64 {
-    0.01
+    defaults::TRACE_SAMPLE_RATIO
 }
 
 /// How the service is observed.
@@ -278,11 +279,11 @@ impl Default for DriftSpec {
 }
 
 fn default_drift_warning() -> f64 {
-    0.1
+    defaults::DRIFT_WARNING_PSI
 }
 
 fn default_drift_critical() -> f64 {
-    0.25
+    defaults::DRIFT_CRITICAL_PSI
 }
 
 /// Observed state of an MLService.

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tidewatch_contract::{endpoints, env};
 
 use super::{child_meta, names};
 use crate::labels::{self, Component};
@@ -21,8 +22,9 @@ use crate::validate::{ModelWeights, OperatorSettings, ValidMlService};
 
 /// Name of the inference container.
 pub const CONTAINER_NAME: &str = "inference";
-/// Port serving predictions, `/metrics`, `/healthz` and `/readyz`.
-pub const HTTP_PORT: i32 = 8080;
+/// Port serving predictions, `/metrics`, `/healthz` and `/readyz`, typed as Kubernetes
+/// ports are (every `u16` fits an `i32`).
+pub const HTTP_PORT: i32 = endpoints::PORT as i32;
 /// Name of that port on the pod and the Service.
 pub const HTTP_PORT_NAME: &str = "http";
 /// Extended resource of NVIDIA's device plugin.
@@ -30,7 +32,7 @@ pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// UID the inference server runs as (non-root, distroless convention).
 pub const RUN_AS_USER: i64 = 65_532;
 
-fn env(name: &str, value: impl Into<String>) -> EnvVar {
+fn env_var(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: Some(value.into()),
@@ -42,24 +44,21 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 pub const MODEL_MOUNT_PATH: &str = "/var/lib/tidewatch/model";
 
 /// Environment of the inference container (sorted by name for stable output). Names are the
-/// inference server's configuration variables.
+/// inference server's configuration variables, as the contract spells them.
 pub fn environment(m: &ValidMlService) -> Vec<EnvVar> {
     let mut vars = vec![
-        env("TIDEWATCH_LISTEN", format!("0.0.0.0:{HTTP_PORT}")),
-        env("TIDEWATCH_LOG_FORMAT", "json"),
+        env_var(env::LISTEN, format!("0.0.0.0:{HTTP_PORT}")),
+        env_var(env::LOG_FORMAT, env::LOG_FORMAT_JSON),
     ];
     if let ModelWeights::VolumeClaim(_) = &m.weights {
-        vars.push(env("TIDEWATCH_MODEL_DIR", MODEL_MOUNT_PATH));
+        vars.push(env_var(env::MODEL_DIR, MODEL_MOUNT_PATH));
     }
     if let Some(fs) = &m.feature_store {
-        vars.push(env("TIDEWATCH_REDIS_URL", &fs.address));
-        vars.push(env(
-            "TIDEWATCH_FEATURE_TIMEOUT_MS",
-            fs.timeout_ms.to_string(),
-        ));
+        vars.push(env_var(env::REDIS_URL, &fs.address));
+        vars.push(env_var(env::FEATURE_TIMEOUT_MS, fs.timeout_ms.to_string()));
         if let Some((secret, key)) = &fs.credentials {
             vars.push(EnvVar {
-                name: "TIDEWATCH_REDIS_PASSWORD".into(),
+                name: env::REDIS_PASSWORD.into(),
                 value_from: Some(EnvVarSource {
                     secret_key_ref: Some(SecretKeySelector {
                         name: secret.clone(),
@@ -73,10 +72,10 @@ pub fn environment(m: &ValidMlService) -> Vec<EnvVar> {
         }
     }
     if let Some(t) = &m.tracing {
-        vars.push(env("OTEL_EXPORTER_OTLP_ENDPOINT", &t.otlp_endpoint));
-        vars.push(env("OTEL_SERVICE_NAME", m.name.as_str()));
-        vars.push(env(
-            "TIDEWATCH_TRACE_SAMPLE_RATIO",
+        vars.push(env_var(env::OTLP_ENDPOINT, &t.otlp_endpoint));
+        vars.push(env_var(env::SERVICE_NAME, m.name.as_str()));
+        vars.push(env_var(
+            env::TRACE_SAMPLE_RATIO,
             t.sampling_ratio.to_string(),
         ));
     }
@@ -201,9 +200,9 @@ pub fn deployment(m: &ValidMlService, settings: &OperatorSettings) -> Deployment
         resources: Some(resources(m)),
         // Start-up covers model loading; afterwards liveness restarts a wedged server and
         // readiness takes a pod out of the Service while it cannot serve.
-        startup_probe: Some(probe("/healthz", 2, 60)),
-        liveness_probe: Some(probe("/healthz", 10, 3)),
-        readiness_probe: Some(probe("/readyz", 5, 2)),
+        startup_probe: Some(probe(endpoints::HEALTH_PATH, 2, 60)),
+        liveness_probe: Some(probe(endpoints::HEALTH_PATH, 10, 3)),
+        readiness_probe: Some(probe(endpoints::READY_PATH, 5, 2)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(volume_mounts(m)),
         ..Container::default()

@@ -1,6 +1,7 @@
 //! The ServiceMonitor scraping an MLService's `/metrics`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use tidewatch_contract::endpoints;
 
 use super::deployment::HTTP_PORT_NAME;
 use super::{child_meta, names};
@@ -34,7 +35,7 @@ pub fn service_monitor(m: &ValidMlService, settings: &OperatorSettings) -> Servi
             }),
             endpoints: vec![Endpoint {
                 port: HTTP_PORT_NAME.into(),
-                path: "/metrics".into(),
+                path: endpoints::METRICS_PATH.into(),
                 interval: m.scrape_interval.to_string(),
                 scrape_timeout: Some(timeout.to_string()),
                 scheme: Some("http".into()),

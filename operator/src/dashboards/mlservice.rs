@@ -1,12 +1,13 @@
 //! The MLService dashboard: RED metrics, model behaviour, drift, feature store and GPU.
 
 use serde_json::Value;
+use tidewatch_contract::defaults::{DRIFT_CRITICAL_PSI, DRIFT_WARNING_PSI};
+use tidewatch_contract::metrics::*;
 
 use super::panels::{
     Grid, dashboard, datasource_variable, heatmap, query_variable, row, stat, timeseries,
     timeseries_with_thresholds,
 };
-use crate::metrics::*;
 use crate::validate::ValidMlService;
 
 /// What the MLService dashboard is drawn for.
@@ -26,7 +27,7 @@ impl MlServiceDashboard {
         Self {
             namespace: None,
             service: None,
-            drift_thresholds: (0.1, 0.25),
+            drift_thresholds: (DRIFT_WARNING_PSI, DRIFT_CRITICAL_PSI),
         }
     }
 

@@ -1,6 +1,8 @@
 //! PromQL text for each indicator. Every user-derived string goes through `quote`; numbers
 //! through `number`. Nothing else is interpolated.
 
+use tidewatch_contract::metrics::label;
+
 use crate::validate::{MatchOp, Matcher, PromDuration, Selector, Sli, round_sig};
 
 /// A PromQL double-quoted string literal with `\`, `"` and control characters escaped.
@@ -66,7 +68,7 @@ pub fn total_rate(sli: &Sli, window: PromDuration) -> String {
 pub fn error_rate(sli: &Sli, window: PromDuration) -> String {
     match sli {
         Sli::Availability { requests } => {
-            let errors = requests.with(Matcher::new("code", MatchOp::Regex, "5.."));
+            let errors = requests.with(Matcher::new(label::CODE, MatchOp::Regex, "5.."));
             format!("({} or vector(0))", rate(&errors, window))
         }
         Sli::Latency {

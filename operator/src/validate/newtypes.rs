@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::buckets::REQUEST_DURATION_BUCKETS;
+use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
+use tidewatch_contract::metrics::REQUEST_DURATION_METRIC;
 
 /// Shortest SLO window: below it the scaled fast-burn windows would be shorter than a few
 /// scrape intervals.
@@ -186,7 +187,7 @@ impl LatencyThreshold {
                     .map(|b| format!("{b}s"))
                     .collect();
                 format!(
-                    "{text} is not a bucket of tidewatch_request_duration_seconds; use one of {}",
+                    "{text} is not a bucket of {REQUEST_DURATION_METRIC}; use one of {}",
                     list.join(", ")
                 )
             })

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
+use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC, label};
 
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, is_dns1123_label};
 use super::newtypes::{LatencyThreshold, Objective, Window};
 use super::selector::{MatchOp, Matcher, Selector};
 use crate::api::{MLService, SLO};
-use crate::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC};
 
 /// Labels the rule generator sets itself on alerts.
 pub const RESERVED_ALERT_LABELS: &[&str] = &[
@@ -105,8 +105,8 @@ fn service_selector(metric: &str, namespace: &str, service: &str) -> Selector {
     Selector::new(
         metric,
         vec![
-            Matcher::new("namespace", MatchOp::Equal, namespace),
-            Matcher::new("service", MatchOp::Equal, service),
+            Matcher::new(label::NAMESPACE, MatchOp::Equal, namespace),
+            Matcher::new(label::SERVICE, MatchOp::Equal, service),
         ],
     )
 }

@@ -5,6 +5,7 @@ mod train;
 
 use anyhow::Context;
 use clap::Parser;
+use tidewatch_contract::env;
 use tidewatch_inference::config::{Cli, Command, LoadFeaturesArgs, TrainArgs};
 use tidewatch_inference::features::synth;
 use tidewatch_inference::store::RedisStore;
@@ -60,7 +61,7 @@ async fn load_features(args: &LoadFeaturesArgs) -> anyhow::Result<()> {
         .redis
         .settings()
         .context("reading the Redis password file")?
-        .context("--redis-url (or TIDEWATCH_REDIS_URL) is required")?;
+        .with_context(|| format!("--redis-url (or {}) is required", env::REDIS_URL))?;
     let store = RedisStore::connect(&settings)
         .await
         .context("connecting to Redis")?;

@@ -1,7 +1,7 @@
-//! Histogram bucket boundaries shared with the operator; plain constants, no dependencies.
-//!
-//! A latency SLO threshold must equal one of [`REQUEST_DURATION_BUCKETS`] so that the
-//! SLI `rate(bucket{le="T"}) / rate(count)` is exact rather than interpolated.
+//! Histogram bucket boundaries of the inference metrics, in seconds or in score units. The
+//! server builds its histograms from them; the operator accepts a latency SLO threshold only
+//! when it equals one of [`REQUEST_DURATION_BUCKETS`], so that the SLI
+//! `rate(bucket{le="T"}) / rate(count)` is exact rather than interpolated.
 
 /// `tidewatch_request_duration_seconds` boundaries, in seconds.
 ///
@@ -22,8 +22,9 @@ pub const INFERENCE_DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// `tidewatch_feature_store_duration_seconds` boundaries: a Redis hash read on the same
-/// network answers in well under a millisecond; the default lookup timeout is 50 ms, so
-/// the buckets end just past the timeouts operators are likely to configure.
+/// network answers in well under a millisecond; the default lookup timeout is 50 ms
+/// ([`FEATURE_TIMEOUT_MS`](crate::defaults::FEATURE_TIMEOUT_MS)), so the buckets end just
+/// past the timeouts operators are likely to configure.
 pub const FEATURE_STORE_DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
