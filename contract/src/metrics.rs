@@ -89,6 +89,18 @@ pub struct Metric {
     pub labels: &'static [&'static str],
 }
 
+impl Metric {
+    /// The names of the series Prometheus stores: a histogram's `_bucket`, `_sum` and
+    /// `_count`, any other metric's own name (a counter's already ends in `_total`).
+    pub fn series(self) -> impl Iterator<Item = String> {
+        let suffixes: &[&str] = match self.kind {
+            Kind::Counter | Kind::Gauge => &[""],
+            Kind::Histogram => &["_bucket", "_sum", "_count"],
+        };
+        suffixes.iter().map(move |s| format!("{}{s}", self.name))
+    }
+}
+
 const GPU_LABELS: &[&str] = &[label::GPU, label::UUID];
 
 /// Every metric of the contract, as DESIGN.md's table lists them, plus the breaker and

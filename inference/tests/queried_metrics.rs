@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use prometheus_client::registry::Registry;
 use regex::Regex;
 use serde_json::Value;
-use tidewatch_contract::metrics::{CONTRACT, Kind};
+use tidewatch_contract::metrics::CONTRACT;
 use tidewatch_operator::render::render;
 use tidewatch_operator::validate::OperatorSettings;
 
@@ -88,20 +88,7 @@ fn exposed_series(encoded: &str) -> BTreeSet<String> {
 
 /// The series of the contract crate's table, named as Prometheus stores them.
 fn contract_series() -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for metric in CONTRACT {
-        match metric.kind {
-            Kind::Histogram => {
-                for suffix in ["_bucket", "_sum", "_count"] {
-                    out.insert(format!("{}{suffix}", metric.name));
-                }
-            }
-            Kind::Counter | Kind::Gauge => {
-                out.insert(metric.name.to_owned());
-            }
-        }
-    }
-    out
+    CONTRACT.iter().flat_map(|m| m.series()).collect()
 }
 
 /// The inference server's registry with one series in every family: an empty family

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use regex::Regex;
 use serde_json::Value;
 use support::*;
-use tidewatch_contract::metrics::{CONTRACT, Kind};
+use tidewatch_contract::metrics::CONTRACT;
 use tidewatch_operator::dashboards::{
     MlServiceDashboard, SloDashboard, mlservice_dashboard, slo_dashboard,
 };
@@ -25,19 +25,7 @@ fn exprs(d: &Value) -> Vec<String> {
 }
 
 fn known_series() -> BTreeSet<String> {
-    let mut known = BTreeSet::new();
-    for metric in CONTRACT {
-        match metric.kind {
-            Kind::Histogram => {
-                for suffix in ["_bucket", "_count", "_sum"] {
-                    known.insert(format!("{}{suffix}", metric.name));
-                }
-            }
-            Kind::Counter | Kind::Gauge => {
-                known.insert(metric.name.to_owned());
-            }
-        }
-    }
+    let mut known: BTreeSet<String> = CONTRACT.iter().flat_map(|m| m.series()).collect();
     for r in rule_group(&availability_slo("")).rules {
         if let Some(record) = r.record {
             known.insert(record);
