@@ -19,10 +19,10 @@ pub fn http_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String
     let mut stream = TcpStream::connect_timeout(&address, PROBE_TIMEOUT)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: a request sent in pieces lets a server that answers after its first read
+    // close the connection while the rest is still on its way (a reset, not an answer).
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
@@ -65,8 +65,15 @@ mod tests {
         let address = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
+            // Read the whole head before answering, as a real server does.
             let mut request = [0u8; 1024];
-            let n = stream.read(&mut request).unwrap();
+            let mut n = 0;
+            while !request[..n].ends_with(b"\r\n\r\n") {
+                match stream.read(&mut request[n..]).unwrap() {
+                    0 => break,
+                    read => n += read,
+                }
+            }
             stream
                 .write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 9\r\n\r\nnot ready",
