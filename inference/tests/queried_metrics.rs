@@ -101,7 +101,7 @@ fn inference_registry() -> String {
 
 /// The operator's registry with one series in every family.
 fn operator_registry() -> String {
-    use tidewatch_operator::runtime::metrics::{ControllerName, Metrics};
+    use tidewatch_operator::controller::metrics::{ControllerName, Metrics};
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     metrics.reconciled(ControllerName::slo, 0.1, Some("category"));

@@ -1,14 +1,33 @@
-//! Tidewatch operator library: API types, validation, pure builders and the SLO rule
-//! generator. Nothing here talks to a cluster; the controllers and `render` share it.
+//! Tidewatch operator library. Most of it is pure — functions of typed values, no cluster
+//! I/O — and is shared by the offline `render` command and the controllers:
+//!
+//! - the API and its validation: [`api`], [`validate`];
+//! - the pure builders of every child and what they draw on: [`builders`], [`labels`],
+//!   [`monitoring_types`], [`slo_rules`], [`promql`], [`dashboards`] (metric names and
+//!   buckets come from the `tidewatch-contract` crate);
+//! - offline rendering and the command line: [`render`], [`cli`].
+//!
+//! Two modules talk to a cluster: [`controller`] (watches, server-side apply, status,
+//! Events) and [`runtime`] (`tidewatch-operator run`: configuration, leader election, the
+//! metrics and health server around the controllers). No pure module imports them; [`cli`]
+//! only names the arguments of `run`.
 
+// The API and its validation.
 pub mod api;
+pub mod validate;
+
+// Pure builders and what they draw on.
 pub mod builders;
-pub mod cli;
-pub mod controller;
 pub mod dashboards;
 pub mod labels;
 pub mod monitoring_types;
-pub mod render;
-pub mod runtime;
+pub mod promql;
 pub mod slo_rules;
-pub mod validate;
+
+// Offline rendering and the command line.
+pub mod cli;
+pub mod render;
+
+// Cluster I/O.
+pub mod controller;
+pub mod runtime;

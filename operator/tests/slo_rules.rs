@@ -4,7 +4,7 @@ mod support;
 
 use regex::Regex;
 use support::*;
-use tidewatch_operator::slo_rules::promql::{le_regex, number, quote};
+use tidewatch_operator::promql::{le_regex, number, quote};
 use tidewatch_operator::slo_rules::rules::{absent_for, template_literal};
 use tidewatch_operator::slo_rules::{Severity, rule_group, rule_names, tiers};
 use tidewatch_operator::validate::{Objective, PromDuration, Window};

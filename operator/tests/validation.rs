@@ -4,8 +4,9 @@ mod support;
 
 use support::*;
 use tidewatch_operator::api::MLService;
+use tidewatch_operator::promql::Selector;
 use tidewatch_operator::validate::{
-    LatencyThreshold, Objective, Selector, Window, validate_mlservice, validate_slo,
+    LatencyThreshold, Objective, Window, validate_mlservice, validate_slo,
 };
 
 fn mls(spec: &str) -> MLService {

@@ -11,8 +11,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
 use super::children::ChildKind;
+use super::metrics::{ControllerName, Metrics};
 use crate::api::MLService;
-use crate::runtime::metrics::{ControllerName, Metrics};
 use crate::validate::OperatorSettings;
 
 /// Identifies a child across reconciliations.

@@ -13,6 +13,7 @@ use super::build::{self, MLSERVICE_KINDS};
 use super::children::{Child, ChildKind};
 use super::context::Context;
 use super::error::Error;
+use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
 use super::{apply, events};
@@ -20,7 +21,6 @@ use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
 use crate::api::mlservice::ChildRef;
 use crate::api::{MLService, MlServiceStatus};
 use crate::builders::service::endpoint;
-use crate::runtime::metrics::ControllerName;
 use crate::validate::{ValidationErrors, validate_mlservice};
 
 const CONTROLLER: ControllerName = ControllerName::mlservice;

@@ -11,6 +11,7 @@ pub mod context;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod mlservice;
 pub mod outcome;
 pub mod slo;
@@ -32,12 +33,13 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::api::{MLService, SLO};
-use crate::labels::{MANAGED_BY, MANAGER};
-use crate::runtime::metrics::{ControllerName, Metrics};
-use crate::validate::OperatorSettings;
 use children::ChildKind;
 use context::{ChildStores, Context};
+use metrics::{ControllerName, Metrics};
+
+use crate::api::{MLService, SLO};
+use crate::labels::{MANAGED_BY, MANAGER};
+use crate::validate::OperatorSettings;
 
 /// Where the controllers look.
 #[derive(Debug, Clone, PartialEq, Eq)]

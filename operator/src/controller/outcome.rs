@@ -8,7 +8,7 @@ use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::error::Error;
-use crate::runtime::metrics::ControllerName;
+use super::metrics::ControllerName;
 
 /// How often an object still converging is looked at again, at most. A rollout's progress
 /// normally arrives by watch events; this bounds how long its status can lag when they do

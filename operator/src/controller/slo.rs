@@ -12,12 +12,12 @@ use super::build::{self, SLO_KINDS};
 use super::children::Child;
 use super::context::Context;
 use super::error::Error;
+use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
 use super::{apply, events};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
 use crate::api::{MLService, SLO, SloStatus};
-use crate::runtime::metrics::ControllerName;
 use crate::validate::validate_slo;
 
 const CONTROLLER: ControllerName = ControllerName::slo;

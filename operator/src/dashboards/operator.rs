@@ -1,5 +1,5 @@
 //! The operator's own dashboard: reconcile rate and failures by category, reconcile duration,
-//! and the objects it manages. Reads only the operator's registry (`runtime::metrics`).
+//! and the objects it manages. Reads only the operator's registry (`controller::metrics`).
 
 use serde_json::Value;
 

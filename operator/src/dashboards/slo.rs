@@ -7,7 +7,7 @@ use super::panels::{
     Grid, constant_variable, dashboard, datasource_variable, query_variable, row, stat, timeseries,
     timeseries_with_thresholds,
 };
-use crate::slo_rules::promql::number;
+use crate::promql::number;
 use crate::slo_rules::rules::{PERIOD_RECORD, errors_record, ratio_record, requests_record};
 use crate::slo_rules::{ABSENT_ALERT, BURN_ALERT, Tier, tiers};
 use crate::validate::{Objective, ValidSlo, Window};

@@ -109,7 +109,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::runtime::metrics::Metrics;
+    use crate::controller::metrics::Metrics;
 
     async fn body(response: Response<Full<Bytes>>) -> String {
         String::from_utf8(
@@ -128,7 +128,7 @@ mod tests {
     async fn routes() {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        metrics.reconciled(crate::runtime::metrics::ControllerName::slo, 0.1, None);
+        metrics.reconciled(crate::controller::metrics::ControllerName::slo, 0.1, None);
         let endpoints = Endpoints {
             registry,
             ready: AtomicBool::new(false),

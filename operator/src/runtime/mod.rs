@@ -4,7 +4,6 @@
 pub mod config;
 pub mod http;
 pub mod leader;
-pub mod metrics;
 pub mod rbac;
 
 use std::sync::Arc;
@@ -19,11 +18,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
+use crate::controller::metrics::Metrics;
 use crate::controller::{self, Options};
 use config::{LogFormat, RunArgs};
 use http::Endpoints;
 use leader::LeaseLock;
-use metrics::Metrics;
 
 /// A future every controller can hold that resolves when they must stop.
 type Stop = Shared<BoxFuture<'static, ()>>;

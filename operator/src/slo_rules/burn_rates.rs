@@ -45,7 +45,7 @@ pub struct Tier {
 impl Tier {
     /// Error ratio above which both windows must be for the tier to fire.
     pub fn error_ratio_threshold(&self, objective: Objective) -> f64 {
-        crate::validate::round_sig(self.burn_rate * objective.error_budget())
+        crate::promql::round_sig(self.burn_rate * objective.error_budget())
     }
 
     /// Time for a constant error ratio `error_ratio` to trip the tier, from a clean start,
@@ -79,7 +79,7 @@ pub fn tiers(window: Window) -> Vec<Tier> {
             let long = PromDuration::from_secs(long * scaled_to / SCALING_FLOOR);
             let short = PromDuration::from_secs(long.as_secs() / 12);
             let burn_rate =
-                crate::validate::round_sig(budget_share * period as f64 / long.as_secs() as f64);
+                crate::promql::round_sig(budget_share * period as f64 / long.as_secs() as f64);
             Tier {
                 severity,
                 budget_share,

@@ -2,8 +2,8 @@
 //! an SLO. Pure functions of a `ValidSlo`; no I/O.
 
 pub mod burn_rates;
-pub mod promql;
 pub mod rules;
+pub mod sli;
 
 pub use burn_rates::{Severity, Tier, tiers};
 pub use rules::{ABSENT_ALERT, BURN_ALERT, rule_group, rule_names};

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::burn_rates::{Severity, Tier, tiers};
-use super::promql::{error_rate, error_ratio, number, presence_selector, quote, total_rate};
+use super::sli::{error_rate, error_ratio, presence_selector, total_rate};
 use crate::monitoring_types::{Rule, RuleGroup};
+use crate::promql::{number, quote};
 use crate::validate::{PromDuration, TierPolicy, ValidSlo};
 
 /// Name of the burn-rate alerts.

@@ -15,8 +15,7 @@ pub use mlservice::{
     FeatureStore, ModelWeights, Resources, Tracing, ValidMlService, validate_mlservice,
 };
 pub use names::{ResourceName, check_k8s_labels, check_prometheus_labels};
-pub use newtypes::{LatencyThreshold, Objective, PromDuration, Window, round_sig};
-pub use selector::{MatchOp, Matcher, Selector};
+pub use newtypes::{LatencyThreshold, Objective, PromDuration, Window};
 pub use settings::{OperatorSettings, SettingsError};
 
 /// Defaults of the operator settings, for flags.

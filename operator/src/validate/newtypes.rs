@@ -6,6 +6,8 @@ use std::fmt;
 use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
 use tidewatch_contract::metrics::REQUEST_DURATION_METRIC;
 
+use crate::promql::round_sig;
+
 /// Shortest SLO window: below it the scaled fast-burn windows would be shorter than a few
 /// scrape intervals.
 pub const MIN_WINDOW_SECONDS: u64 = 7 * 86_400;
@@ -44,14 +46,6 @@ impl Objective {
     pub fn error_budget(self) -> f64 {
         round_sig((100.0 - self.0) / 100.0)
     }
-}
-
-/// Rounds to 12 significant digits so that `(100 - 99.9) / 100` prints as `0.001`.
-pub fn round_sig(value: f64) -> f64 {
-    if value == 0.0 || !value.is_finite() {
-        return value;
-    }
-    format!("{value:.11e}").parse().unwrap_or(value)
 }
 
 /// A Prometheus duration in whole seconds, printed in Prometheus syntax (`1h`, `1m15s`, `3d`).

@@ -1,90 +1,10 @@
-//! Series selectors of a `ratio` indicator: parsed into a metric name and matchers, then
-//! printed back with proper escaping, so user text never reaches PromQL verbatim.
-
-use std::fmt;
+//! Parsing of the series selectors a `ratio` indicator names into a [`Selector`]: a metric
+//! name and matchers, regexes compiled. Printing them back escaped is `promql`'s job.
 
 use super::names::is_prometheus_label_name;
-use crate::slo_rules::promql::quote;
-
-/// A label matcher operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchOp {
-    /// `=`
-    Equal,
-    /// `!=`
-    NotEqual,
-    /// `=~`
-    Regex,
-    /// `!~`
-    NotRegex,
-}
-
-impl MatchOp {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Equal => "=",
-            Self::NotEqual => "!=",
-            Self::Regex => "=~",
-            Self::NotRegex => "!~",
-        }
-    }
-}
-
-/// One label matcher.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matcher {
-    /// Label name.
-    pub name: String,
-    /// Operator.
-    pub op: MatchOp,
-    /// Unescaped value (or regular expression).
-    pub value: String,
-}
-
-impl Matcher {
-    /// A matcher; the caller guarantees the name is a legal label name.
-    pub fn new(name: &str, op: MatchOp, value: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            op,
-            value: value.to_owned(),
-        }
-    }
-}
-
-/// An instant-vector selector: a metric name and label matchers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
-    /// Metric name.
-    pub metric: String,
-    /// Label matchers, in the order given.
-    pub matchers: Vec<Matcher>,
-}
+use crate::promql::{MatchOp, Matcher, Selector};
 
 impl Selector {
-    /// A selector of `metric` with `matchers`.
-    pub fn new(metric: &str, matchers: Vec<Matcher>) -> Self {
-        Self {
-            metric: metric.to_owned(),
-            matchers,
-        }
-    }
-
-    /// The same selector with one more matcher.
-    pub fn with(&self, matcher: Matcher) -> Self {
-        let mut out = self.clone();
-        out.matchers.push(matcher);
-        out
-    }
-
-    /// The same selector on another metric (e.g. `_bucket` of a histogram).
-    pub fn on_metric(&self, metric: &str) -> Self {
-        Self {
-            metric: metric.to_owned(),
-            matchers: self.matchers.clone(),
-        }
-    }
-
     /// Parses `metric{label="value", other=~"re"}`. Only a metric name and quoted matchers
     /// are accepted: no functions, no offsets, no ranges.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -158,21 +78,6 @@ impl Selector {
             ));
         }
         Ok(Self { metric, matchers })
-    }
-}
-
-impl fmt::Display for Selector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.metric)?;
-        if self.matchers.is_empty() {
-            return Ok(());
-        }
-        let parts: Vec<String> = self
-            .matchers
-            .iter()
-            .map(|m| format!("{}{}{}", m.name, m.op.as_str(), quote(&m.value)))
-            .collect();
-        write!(f, "{{{}}}", parts.join(", "))
     }
 }
 

@@ -9,8 +9,8 @@ use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, is_dns1123_label};
 use super::newtypes::{LatencyThreshold, Objective, Window};
-use super::selector::{MatchOp, Matcher, Selector};
 use crate::api::{MLService, SLO};
+use crate::promql::{MatchOp, Matcher, Selector};
 
 /// Labels the rule generator sets itself on alerts.
 pub const RESERVED_ALERT_LABELS: &[&str] = &[

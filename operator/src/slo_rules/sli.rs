@@ -1,51 +1,11 @@
-//! PromQL text for each indicator. Every user-derived string goes through `quote`; numbers
-//! through `number`. Nothing else is interpolated.
+//! PromQL of each indicator: the rate of all events, of bad events, their ratio, and the
+//! series whose absence means the indicator cannot be computed. User text arrives only
+//! inside `promql::Selector`s, which print it quoted.
 
 use tidewatch_contract::metrics::label;
 
-use crate::validate::{MatchOp, Matcher, PromDuration, Selector, Sli, round_sig};
-
-/// A PromQL double-quoted string literal with `\`, `"` and control characters escaped.
-pub fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for ch in value.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A float as PromQL (and humans) read it: 12 significant digits, no exponent noise.
-pub fn number(value: f64) -> String {
-    let rounded = round_sig(value);
-    let text = format!("{rounded}");
-    if text.contains('e') {
-        format!("{rounded:e}")
-    } else {
-        text
-    }
-}
-
-/// A regular expression matching every spelling of the bucket bound `seconds` as an `le`
-/// label: `0.1` and `0.10`, `1` and `1.0`. Prometheus 3 normalises `le` values of classic
-/// histograms at scrape time while older servers keep the exporter's text; recording rules
-/// must match both so that history across an upgrade stays continuous.
-pub fn le_regex(seconds: f64) -> String {
-    let canonical = format!("{}", round_sig(seconds));
-    match canonical.split_once('.') {
-        Some((int, frac)) => format!("{int}\\.{frac}0*"),
-        None => format!("{canonical}(\\.0+)?"),
-    }
-}
+use crate::promql::{MatchOp, Matcher, Selector, le_regex};
+use crate::validate::{PromDuration, Sli};
 
 fn rate(selector: &Selector, window: PromDuration) -> String {
     format!("sum(rate({selector}[{window}]))")
