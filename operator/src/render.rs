@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::{MLService, SLO};
-use crate::builders;
+use crate::builders::{MlServiceChildren, SloChildren};
 use crate::validate::{
     OperatorSettings, ValidMlService, ValidSlo, validate_mlservice, validate_slo,
 };
@@ -55,11 +55,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    fn of<K: Serialize>(kind: &str, namespace: &str, name: &str, object: &K) -> Self {
+    fn of<K: Resource<DynamicType = ()> + Serialize>(object: &K) -> Self {
         Self {
-            kind: kind.into(),
-            namespace: namespace.into(),
-            name: name.into(),
+            kind: K::kind(&()).into_owned(),
+            namespace: object.namespace().unwrap_or_default(),
+            name: object.name_any(),
             object: serde_json::to_value(object).expect("Kubernetes objects serialise"),
         }
     }
@@ -180,55 +180,25 @@ fn documents(text: &str, file: &str) -> Vec<(Source, Result<Value, RenderError>)
 
 /// Children of a valid MLService, in apply order.
 pub fn mlservice_children(m: &ValidMlService, settings: &OperatorSettings) -> Vec<Manifest> {
-    let (ns, name) = (m.namespace.as_str(), m.name.as_str());
-    let mut out = vec![
-        Manifest::of(
-            "Deployment",
-            ns,
-            &builders::names::inference(name),
-            &builders::deployment(m, settings),
-        ),
-        Manifest::of(
-            "Service",
-            ns,
-            &builders::names::inference(name),
-            &builders::service(m),
-        ),
-        Manifest::of(
-            "ServiceMonitor",
-            ns,
-            &builders::names::inference(name),
-            &builders::service_monitor(m, settings),
-        ),
+    let MlServiceChildren {
+        deployment,
+        service,
+        service_monitor,
+        dashboard,
+    } = MlServiceChildren::build(m, settings);
+    let mut manifests = vec![
+        Manifest::of(&deployment),
+        Manifest::of(&service),
+        Manifest::of(&service_monitor),
     ];
-    if m.dashboard {
-        out.push(Manifest::of(
-            "ConfigMap",
-            ns,
-            &builders::names::mlservice_dashboard(name),
-            &builders::mlservice_dashboard_configmap(m, settings),
-        ));
-    }
-    out
+    manifests.extend(dashboard.as_ref().map(Manifest::of));
+    manifests
 }
 
 /// Children of a valid SLO, in apply order.
 pub fn slo_children(slo: &ValidSlo, settings: &OperatorSettings) -> Vec<Manifest> {
-    let (ns, name) = (slo.namespace.as_str(), slo.name.as_str());
-    vec![
-        Manifest::of(
-            "PrometheusRule",
-            ns,
-            &builders::names::slo_rule(name),
-            &builders::prometheus_rule(slo, settings),
-        ),
-        Manifest::of(
-            "ConfigMap",
-            ns,
-            &builders::names::slo_dashboard(name),
-            &builders::slo_dashboard_configmap(slo, settings),
-        ),
-    ]
+    let SloChildren { rule, dashboard } = SloChildren::build(slo, settings);
+    vec![Manifest::of(&rule), Manifest::of(&dashboard)]
 }
 
 /// Renders `(file name, text)` inputs. Resources with errors produce no manifest.

@@ -1,6 +1,7 @@
 //! Pure builders: desired child objects as functions of a validated model and the operator
 //! settings. No client, no I/O, no user-input errors.
 
+pub mod children;
 pub mod dashboard_configmap;
 pub mod deployment;
 pub mod names;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+pub use children::{ChildKind, MlServiceChildren, SloChildren};
 pub use dashboard_configmap::{mlservice_dashboard_configmap, slo_dashboard_configmap};
 pub use deployment::{CONTAINER_NAME, HTTP_PORT, HTTP_PORT_NAME, deployment};
 pub use prometheus_rule::prometheus_rule;

@@ -2,19 +2,19 @@
 //! bounded category for metric labels. An invalid spec is not an error: it ends in a
 //! condition and an Event, and the reconciliation counts as a success.
 
-use super::children::ChildKind;
+use crate::builders::ChildKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A builder output could not be serialised (a programming error, not user input).
-    #[error("serialising the desired {kind:?}: {source}")]
+    #[error("serialising the desired {kind}: {source}")]
     Build {
         kind: ChildKind,
         #[source]
         source: serde_json::Error,
     },
     /// Server-side apply of a child failed.
-    #[error("applying {kind:?} {name}: {source}")]
+    #[error("applying {kind} {name}: {source}")]
     Apply {
         kind: ChildKind,
         name: String,
@@ -22,15 +22,23 @@ pub enum Error {
         source: kube::Error,
     },
     /// Reading a child from the API server (not the cache) failed.
-    #[error("reading {kind:?} {name}: {source}")]
+    #[error("reading {kind} {name}: {source}")]
     Read {
         kind: ChildKind,
         name: String,
         #[source]
         source: kube::Error,
     },
+    /// A live child does not decode as its type (the server answered something unexpected).
+    #[error("decoding {kind} {name}: {source}")]
+    Decode {
+        kind: ChildKind,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// Deleting a child that is no longer wanted failed.
-    #[error("deleting unwanted {kind:?} {name}: {source}")]
+    #[error("deleting unwanted {kind} {name}: {source}")]
     Prune {
         kind: ChildKind,
         name: String,
@@ -56,6 +64,7 @@ impl Error {
                 ApiClass::Other => "apply",
             },
             Self::Read { .. } => "read",
+            Self::Decode { .. } => "decode",
             Self::Prune { .. } => "prune",
             Self::Status(source) => match api_class(source) {
                 ApiClass::Forbidden => "status_forbidden",
@@ -103,7 +112,7 @@ mod tests {
     #[test]
     fn categories_are_bounded_by_step_and_answer_class() {
         let apply = |code| Error::Apply {
-            kind: ChildKind::Service,
+            kind: ChildKind::of::<k8s_openapi::api::core::v1::Service>(),
             name: "a".into(),
             source: api_error(code),
         };

@@ -45,7 +45,7 @@ struct ControllerLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct KindLabels {
     controller: ControllerName,
-    kind: &'static str,
+    kind: String,
 }
 
 /// Handles on every metric; cheap to clone.
@@ -127,9 +127,12 @@ impl Metrics {
     }
 
     /// Sets how many objects of `kind` the controller manages.
-    pub fn set_managed(&self, controller: ControllerName, kind: &'static str, count: usize) {
+    pub fn set_managed(&self, controller: ControllerName, kind: &str, count: usize) {
         self.managed
-            .get_or_create(&KindLabels { controller, kind })
+            .get_or_create(&KindLabels {
+                controller,
+                kind: kind.to_owned(),
+            })
             .set(count as i64);
     }
 }

@@ -4,24 +4,24 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
-use kube::api::DynamicObject;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use serde_json::Value;
 
-use super::build::{self, MLSERVICE_KINDS};
-use super::children::{Child, ChildKind};
+use super::apply::{self, Parent};
 use super::context::Context;
 use super::error::Error;
+use super::events;
+use super::memory::ParentKey;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
-use crate::api::mlservice::ChildRef;
 use crate::api::{MLService, MlServiceStatus};
 use crate::builders::service::endpoint;
-use crate::validate::{ValidationErrors, validate_mlservice};
+use crate::builders::{ChildKind, MlServiceChildren, names};
+use crate::validate::{ValidMlService, ValidationErrors, validate_mlservice};
 
 const CONTROLLER: ControllerName = ControllerName::mlservice;
 
@@ -42,30 +42,18 @@ pub fn error_policy(mls: Arc<MLService>, error: &Error, ctx: Arc<Context>) -> Ac
 }
 
 async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Error> {
-    let namespace = mls.namespace().unwrap_or_default();
     let (desired_status, progress) = match validate_mlservice(mls) {
         // No children from an invalid spec; existing ones are kept as they were, so an
         // invalid edit never takes a serving model down. Nothing converges until it is fixed.
-        Err(errors) => (invalid_status(mls, ctx, &errors), Progress::Settled),
+        Err(errors) => (invalid_status(mls, ctx, &errors)?, Progress::Settled),
         Ok(valid) => {
-            let desired = build::mlservice_children(&valid, &ctx.settings)?;
-            let uid = mls.uid().unwrap_or_default();
-            let live =
-                apply::apply_children(ctx, &namespace, &uid, &desired, MLSERVICE_KINDS).await?;
-            let deployment = desired
-                .iter()
-                .zip(&live)
-                .find(|(c, _)| c.kind == ChildKind::Deployment);
-            let cached = rollout(valid.replicas, deployment.map(|(_, l)| l.as_ref()));
-            let rollout = match deployment {
-                // The cache follows a watch, which can fall behind (for a while after the
-                // API server restarts, say); an unfinished rollout is read from the server.
-                Some((child, _)) if !cached.complete() => {
-                    let live = read_deployment(ctx, &namespace, &child.name()).await?;
-                    rollout(valid.replicas, Some(&live))
-                }
-                _ => cached,
+            let children = MlServiceChildren::build(&valid, &ctx.settings);
+            let parent = Parent {
+                key: ParentKey::of(CONTROLLER, mls),
+                uid: mls.uid().unwrap_or_default(),
             };
+            let deployment = apply::mlservice_children(ctx, &parent, &children).await?;
+            let rollout = current_rollout(ctx, &parent, &valid, &deployment).await?;
             let progress = if rollout.complete() {
                 Progress::Settled
             } else {
@@ -76,7 +64,7 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Err
                 conditions: Vec::new(),
                 ready_replicas: Some(rollout.ready),
                 endpoint: Some(endpoint(&valid)),
-                children: child_refs(&desired),
+                children: children.refs(),
             };
             ((status, rollout.assessment()), progress)
         }
@@ -85,27 +73,36 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Err
     Ok(progress)
 }
 
-async fn read_deployment(
+/// The rollout of the applied Deployment. The cache follows a watch, which can fall behind
+/// (for a while after the API server restarts, say): an unfinished rollout is read again
+/// from the server.
+async fn current_rollout(
     ctx: &Context,
-    namespace: &str,
-    name: &str,
-) -> Result<DynamicObject, Error> {
-    let kind = ChildKind::Deployment;
-    kind.api(&ctx.client, namespace)
-        .get(name)
+    parent: &Parent,
+    valid: &ValidMlService,
+    applied: &Deployment,
+) -> Result<Rollout, Error> {
+    let cached = rollout(valid.replicas, Some(applied));
+    if cached.complete() {
+        return Ok(cached);
+    }
+    let name = applied.name_any();
+    let live = Api::<Deployment>::namespaced(ctx.client.clone(), &parent.key.namespace)
+        .get(&name)
         .await
         .map_err(|source| Error::Read {
-            kind,
-            name: name.to_owned(),
+            kind: ChildKind::of::<Deployment>(),
+            name,
             source,
-        })
+        })?;
+    Ok(rollout(valid.replicas, Some(&live)))
 }
 
 fn invalid_status(
     mls: &MLService,
     ctx: &Context,
     errors: &ValidationErrors,
-) -> (MlServiceStatus, Assessment) {
+) -> Result<(MlServiceStatus, Assessment), Error> {
     let message = format!("invalid spec: {errors}");
     let assessment = Assessment {
         ready: Verdict::new(false, REASON_INVALID_SPEC, message.clone()),
@@ -113,19 +110,18 @@ fn invalid_status(
         degraded: Verdict::new(true, REASON_INVALID_SPEC, message),
     };
     let previous = mls.status.clone().unwrap_or_default();
-    let deployment = ctx.children.get(
-        ChildKind::Deployment,
+    let deployment: Option<Deployment> = ctx.children.get_typed(
         &mls.namespace().unwrap_or_default(),
-        &mls.name_any(),
-    );
+        &names::inference(&mls.name_any()),
+    )?;
     let status = MlServiceStatus {
         observed_generation: mls.metadata.generation,
         conditions: Vec::new(),
-        ready_replicas: deployment.map(|d| int_at(&d.data, "readyReplicas")),
+        ready_replicas: deployment.as_ref().map(|d| replicas(d).ready),
         endpoint: previous.endpoint,
         children: previous.children,
     };
-    (status, assessment)
+    Ok((status, assessment))
 }
 
 /// What the Deployment reports about its rollout.
@@ -161,7 +157,21 @@ impl Rollout {
     }
 }
 
-fn rollout(desired: i32, deployment: Option<&DynamicObject>) -> Rollout {
+/// Ready and updated replicas as the Deployment's status counts them (0 when unset).
+struct Replicas {
+    ready: i32,
+    updated: i32,
+}
+
+fn replicas(deployment: &Deployment) -> Replicas {
+    let status = deployment.status.as_ref();
+    Replicas {
+        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
+    }
+}
+
+fn rollout(desired: i32, deployment: Option<&Deployment>) -> Rollout {
     let Some(d) = deployment else {
         return Rollout {
             desired,
@@ -170,28 +180,14 @@ fn rollout(desired: i32, deployment: Option<&DynamicObject>) -> Rollout {
             observed_current: false,
         };
     };
-    let observed = d
-        .data
-        .pointer("/status/observedGeneration")
-        .and_then(Value::as_i64);
+    let observed = d.status.as_ref().and_then(|s| s.observed_generation);
+    let Replicas { ready, updated } = replicas(d);
     Rollout {
         desired,
-        ready: int_at(&d.data, "readyReplicas"),
-        updated: int_at(&d.data, "updatedReplicas"),
+        ready,
+        updated,
         observed_current: observed.is_some() && observed >= d.metadata.generation,
     }
-}
-
-fn int_at(data: &Value, field: &str) -> i32 {
-    data.pointer(&format!("/status/{field}"))
-        .and_then(Value::as_i64)
-        .unwrap_or(0) as i32
-}
-
-fn child_refs(children: &[Child]) -> Vec<ChildRef> {
-    let mut refs: Vec<ChildRef> = children.iter().map(Child::child_ref).collect();
-    refs.sort();
-    refs
 }
 
 async fn update_status(
@@ -219,18 +215,17 @@ async fn update_status(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
-    fn deployment(status: &Value, generation: i64) -> DynamicObject {
-        let mut d: DynamicObject = serde_json::from_value(json!({
+    fn deployment(status: &Value, generation: i64) -> Deployment {
+        serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "a", "generation": generation},
+            "status": status,
         }))
-        .unwrap();
-        d.data = json!({ "status": status });
-        d
+        .unwrap()
     }
 
     #[test]

@@ -5,21 +5,20 @@
 //! not decode is logged and skipped instead of stalling the watch.
 
 pub mod apply;
-pub mod build;
-pub mod children;
+pub mod cache;
 pub mod context;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod memory;
 pub mod metrics;
 pub mod mlservice;
 pub mod outcome;
 pub mod slo;
 pub mod status;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -33,11 +32,12 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use children::ChildKind;
-use context::{ChildStores, Context};
+use cache::ChildStores;
+use context::Context;
 use metrics::{ControllerName, Metrics};
 
 use crate::api::{MLService, SLO};
+use crate::builders::children::all_kinds;
 use crate::labels::{MANAGED_BY, MANAGER};
 use crate::validate::OperatorSettings;
 
@@ -107,10 +107,10 @@ pub async fn run(
     let managed = watcher::Config::default()
         .labels(&format!("{MANAGED_BY}={MANAGER}"))
         .any_semantic();
-    for kind in ChildKind::ALL {
-        let resource = kind.api_resource();
+    for kind in all_kinds() {
+        let resource = kind.api_resource().clone();
         let writer = reflector::store::Writer::new(resource.clone());
-        stores.insert(kind, writer.as_reader());
+        stores.insert(kind.clone(), writer.as_reader());
         let (mls_trigger, slo_trigger) = (mls_trigger.clone(), slo_trigger.clone());
         let watch = watcher::watcher(dynamic_api(&client, &scope, &resource), managed.clone())
             .default_backoff()
@@ -121,7 +121,7 @@ pub async fn run(
                 match child {
                     Ok(child) => route_to_owner(&child, &mls_trigger, &slo_trigger),
                     Err(error) => {
-                        tracing::warn!(kind = kind.as_str(), %error, "child watch failed; retrying");
+                        tracing::warn!(kind = kind.name(), %error, "child watch failed; retrying");
                     }
                 }
                 future::ready(())
@@ -165,17 +165,15 @@ pub async fn run(
         controller: MANAGER.into(),
         instance: Some(options.instance.clone()),
     };
-    let ctx = Arc::new(Context {
-        client: client.clone(),
+    let ctx = Arc::new(Context::new(
+        client.clone(),
         settings,
-        children: stores.clone(),
-        mlservices: mls_store.clone(),
-        metrics: metrics.clone(),
-        recorder: Recorder::new(client.clone(), reporter),
-        applied: Mutex::new(HashMap::new()),
-        failures: Mutex::new(HashMap::new()),
-        requeue_after: options.requeue_after,
-    });
+        stores.clone(),
+        mls_store.clone(),
+        metrics.clone(),
+        Recorder::new(client.clone(), reporter),
+        options.requeue_after,
+    ));
     let config = ControllerConfig::default()
         .concurrency(options.concurrency)
         .debounce(Duration::from_millis(500));
@@ -265,16 +263,17 @@ async fn report_managed(ctx: Arc<Context>, slos: Store<SLO>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
+        let (mlservice, slo) = (MLService::kind(&()), SLO::kind(&()));
         ctx.metrics
-            .set_managed(ControllerName::mlservice, "MLService", ctx.mlservices.len());
+            .set_managed(ControllerName::mlservice, &mlservice, ctx.mlservices.len());
         ctx.metrics
-            .set_managed(ControllerName::slo, "SLO", slos.len());
+            .set_managed(ControllerName::slo, &slo, slos.len());
         for (controller, owner_kind) in [
-            (ControllerName::mlservice, "MLService"),
-            (ControllerName::slo, "SLO"),
+            (ControllerName::mlservice, &mlservice),
+            (ControllerName::slo, &slo),
         ] {
             for (kind, count) in ctx.children.count_owned_by_kind(owner_kind) {
-                ctx.metrics.set_managed(controller, kind.as_str(), count);
+                ctx.metrics.set_managed(controller, kind.name(), count);
             }
         }
     }

@@ -8,6 +8,7 @@ use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::error::Error;
+use super::memory::ParentKey;
 use super::metrics::ControllerName;
 
 /// How often an object still converging is looked at again, at most. A rollout's progress
@@ -37,11 +38,7 @@ pub fn finish<K: Resource>(
     ctx.metrics
         .reconciled(controller, started.elapsed().as_secs_f64(), category);
     if result.is_ok() {
-        ctx.succeeded(
-            controller,
-            &object.namespace().unwrap_or_default(),
-            &object.name_any(),
-        );
+        ctx.memory.succeeded(&ParentKey::of(controller, object));
     }
     result.map(|progress| Action::requeue(next_check(progress, ctx.requeue_after)))
 }
@@ -60,11 +57,7 @@ pub fn retry_after<K: Resource<DynamicType = ()>>(
     object: &K,
     error: &Error,
 ) -> Action {
-    let delay = ctx.backoff(
-        controller,
-        &object.namespace().unwrap_or_default(),
-        &object.name_any(),
-    );
+    let delay = ctx.memory.failed(&ParentKey::of(controller, object));
     tracing::warn!(
         namespace = object.namespace(),
         name = object.name_any(),

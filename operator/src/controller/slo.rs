@@ -8,16 +8,18 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::build::{self, SLO_KINDS};
-use super::children::Child;
+use super::apply::{self, Parent};
 use super::context::Context;
 use super::error::Error;
+use super::events;
+use super::memory::ParentKey;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
-use super::{apply, events};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
 use crate::api::{MLService, SLO, SloStatus};
+use crate::builders::SloChildren;
+use crate::slo_rules::rule_names;
 use crate::validate::validate_slo;
 
 const CONTROLLER: ControllerName = ControllerName::slo;
@@ -89,15 +91,18 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
             (status, assessment)
         }
         Ok(valid) => {
-            let (desired, rule_names) = build::slo_children(&valid, &ctx.settings)?;
-            let uid = slo.uid().unwrap_or_default();
-            apply::apply_children(ctx, &valid.namespace, &uid, &desired, SLO_KINDS).await?;
-            let mut children: Vec<_> = desired.iter().map(Child::child_ref).collect();
-            children.sort();
+            let children = SloChildren::build(&valid, &ctx.settings);
+            let parent = Parent {
+                key: ParentKey::of(CONTROLLER, slo),
+                uid: slo.uid().unwrap_or_default(),
+            };
+            apply::slo_children(ctx, &parent, &children).await?;
+            // Distinct names in group order (the burn-rate alerts share one name per tier).
+            let rule_names = rule_names(&valid);
             let summary = format!(
                 "{} rules in PrometheusRule {}",
                 rule_names.len(),
-                desired[0].name()
+                children.rule.name_any()
             );
             let assessment = Assessment {
                 ready: Verdict::new(true, REASON_RECONCILED, summary),
@@ -108,7 +113,7 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
                 observed_generation: slo.metadata.generation,
                 conditions: Vec::new(),
                 rule_names,
-                children,
+                children: children.refs(),
                 ..previous
             };
             (status, assessment)

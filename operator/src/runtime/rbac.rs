@@ -1,23 +1,43 @@
 //! The operator's exact permissions, in one place: a ClusterRole for what it watches and
 //! writes in any namespace, and a Role for its leader-election Lease in its own namespace.
-//! `tidewatch-operator rbac` prints them with a ServiceAccount and the bindings; the Helm
-//! chart, `manifests/` and the e2e suite use that output. No wildcards.
+//! Groups and resources are read off the types the operator uses — the parents, the kinds of
+//! every parent's children, Events, Leases — so a new child kind is covered without an edit
+//! here. `tidewatch-operator rbac` prints them with a ServiceAccount and the bindings; the
+//! Helm chart, `manifests/` and the e2e suite use that output. No wildcards.
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
-use kube::api::ObjectMeta;
+use kube::api::{ApiResource, ObjectMeta};
 
+use crate::api::{MLService, SLO};
+use crate::builders::children::all_kinds;
 use crate::labels::{MANAGED_BY, NAME, PART_OF, PART_OF_VALUE};
 
-fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
-    PolicyRule {
-        api_groups: Some(vec![group.to_owned()]),
-        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-        verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
-        ..PolicyRule::default()
+/// One rule per API group, over the `resources` (with `/subresource`, if given) of that group,
+/// groups in order of first appearance.
+fn rules(resources: &[ApiResource], subresource: Option<&str>, verbs: &[&str]) -> Vec<PolicyRule> {
+    let mut rules: Vec<PolicyRule> = Vec::new();
+    for resource in resources {
+        let name = match subresource {
+            Some(sub) => format!("{}/{sub}", resource.plural),
+            None => resource.plural.clone(),
+        };
+        let group = Some(vec![resource.group.clone()]);
+        match rules.iter_mut().find(|rule| rule.api_groups == group) {
+            Some(rule) => rule.resources.get_or_insert_default().push(name),
+            None => rules.push(PolicyRule {
+                api_groups: group,
+                resources: Some(vec![name]),
+                verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
+                ..PolicyRule::default()
+            }),
+        }
     }
+    rules
 }
 
 /// Children are cached from watches (list, watch; get reads a rollout the cache shows
@@ -27,38 +47,37 @@ const CHILD_VERBS: &[&str] = &["get", "list", "watch", "create", "patch", "delet
 
 /// The cluster-wide rules.
 pub fn cluster_rules() -> Vec<PolicyRule> {
-    vec![
-        rule("tidewatch.io", &["mlservices", "slos"], &["list", "watch"]),
-        rule(
-            "tidewatch.io",
-            &["mlservices/status", "slos/status"],
-            &["patch"],
-        ),
+    let parents = [
+        ApiResource::erase::<MLService>(&()),
+        ApiResource::erase::<SLO>(&()),
+    ];
+    let children: Vec<ApiResource> = all_kinds()
+        .iter()
+        .map(|kind| kind.api_resource().clone())
+        .collect();
+    [
+        rules(&parents, None, &["list", "watch"]),
+        rules(&parents, Some("status"), &["patch"]),
         // Owner references that block deletion need this where the
         // OwnerReferencesPermissionEnforcement admission plugin is on.
-        rule(
-            "tidewatch.io",
-            &["mlservices/finalizers", "slos/finalizers"],
-            &["update"],
+        rules(&parents, Some("finalizers"), &["update"]),
+        rules(&children, None, CHILD_VERBS),
+        rules(
+            &[ApiResource::erase::<Event>(&())],
+            None,
+            &["create", "patch"],
         ),
-        rule("apps", &["deployments"], CHILD_VERBS),
-        rule("", &["services", "configmaps"], CHILD_VERBS),
-        rule(
-            "monitoring.coreos.com",
-            &["servicemonitors", "prometheusrules"],
-            CHILD_VERBS,
-        ),
-        rule("events.k8s.io", &["events"], &["create", "patch"]),
     ]
+    .concat()
 }
 
 /// The rules on the leader-election Lease, in the operator's namespace.
 pub fn lease_rules() -> Vec<PolicyRule> {
-    vec![rule(
-        "coordination.k8s.io",
-        &["leases"],
+    rules(
+        &[ApiResource::erase::<Lease>(&())],
+        None,
         &["get", "create", "update"],
-    )]
+    )
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
@@ -148,9 +167,8 @@ mod tests {
 
     #[test]
     fn every_child_kind_is_covered() {
-        use crate::controller::children::ChildKind;
         let rules = cluster_rules();
-        for kind in ChildKind::ALL {
+        for kind in all_kinds() {
             let resource = kind.api_resource();
             let covered = rules.iter().any(|r| {
                 r.api_groups.iter().flatten().any(|g| *g == resource.group)
