@@ -1,13 +1,14 @@
 //! What the controllers remember about each parent between reconciliations: the digest and
 //! resulting resourceVersion of each child they applied (so that a child the server
 //! normalises is not applied again while unchanged) and the parent's consecutive failures
-//! (for backoff). Forgotten when the parent is deleted, so the memory follows the fleet
+//! (for backoff). Forgotten once the parent is deleted, so the memory follows the fleet
 //! instead of growing with every parent ever seen. In-process state only; no I/O.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use super::metrics::ControllerName;
@@ -109,18 +110,20 @@ impl Memory {
         self.with(parent, |m| m.failures = 0);
     }
 
-    /// Forgets everything about a parent that was deleted.
-    pub fn forget(&self, parent: &ParentKey) {
-        self.0.lock().expect("memory lock").remove(parent);
-    }
-
-    /// Forgets every parent of `controller` for which `exists` is false (after a watch
-    /// re-listed, deletions it missed show up only as absences).
-    pub fn retain(&self, controller: ControllerName, exists: impl Fn(&ParentKey) -> bool) {
-        self.0
-            .lock()
-            .expect("memory lock")
-            .retain(|parent, _| parent.controller != controller || exists(parent));
+    /// Forgets the parents of `controller` that `cached`, the cache of their kind, no longer
+    /// holds: deleted ones. Judged from the cache rather than from delete events, because a
+    /// watch that re-lists after an outage shows a deletion it missed only as an absence, and
+    /// a reconciliation still running when the event arrives would record after it.
+    pub fn forget_absent<K>(&self, controller: ControllerName, cached: &Store<K>)
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        self.0.lock().expect("memory lock").retain(|parent, _| {
+            parent.controller != controller
+                || cached
+                    .get(&ObjectRef::new(&parent.name).within(&parent.namespace))
+                    .is_some()
+        });
     }
 
     /// How many parents are remembered.
@@ -142,8 +145,11 @@ pub fn backoff_delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
 
     use super::*;
+    use crate::api::MLService;
 
     fn parent(controller: ControllerName, name: &str) -> ParentKey {
         ParentKey {
@@ -188,56 +194,49 @@ mod tests {
         );
     }
 
+    fn mlservice(name: &str) -> MLService {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "tidewatch.io/v1alpha1", "kind": "MLService",
+            "metadata": {"name": name, "namespace": "fraud"},
+            "spec": {"model": {"name": "m", "version": "1"}},
+        }))
+        .unwrap()
+    }
+
     #[test]
-    fn a_deleted_parent_is_forgotten() {
+    fn a_deleted_parent_is_forgotten_and_the_others_kept() {
+        let (cache, mut writer) = reflector::store::<MLService>();
+        for name in ["gone", "kept"] {
+            writer.apply_watcher_event(&Event::Apply(mlservice(name)));
+        }
         let memory = Memory::default();
         let kind = ChildKind::of::<ConfigMap>();
         let (gone, kept) = (
             parent(ControllerName::mlservice, "gone"),
-            parent(ControllerName::slo, "kept"),
+            parent(ControllerName::mlservice, "kept"),
         );
-        memory.record_applied(&gone, &kind, "mls-gone-dashboard", applied("1"));
+        let slo = parent(ControllerName::slo, "gone");
+        for p in [&gone, &kept, &slo] {
+            memory.record_applied(p, &kind, "cm", applied("1"));
+        }
         memory.failed(&gone);
-        memory.record_applied(&kept, &kind, "slo-kept-dashboard", applied("2"));
-        assert_eq!(memory.len(), 2);
+        memory.forget_absent(ControllerName::mlservice, &cache);
+        assert_eq!(memory.len(), 3, "every parent still exists");
 
-        memory.forget(&gone);
-        assert_eq!(memory.len(), 1);
-        assert_eq!(memory.applied(&gone, &kind, "mls-gone-dashboard"), None);
+        writer.apply_watcher_event(&Event::Delete(mlservice("gone")));
+        memory.forget_absent(ControllerName::mlservice, &cache);
+        assert_eq!(memory.len(), 2);
+        assert_eq!(memory.applied(&gone, &kind, "cm"), None);
+        assert_eq!(memory.applied(&kept, &kind, "cm"), Some(applied("1")));
         assert_eq!(
-            memory.applied(&kept, &kind, "slo-kept-dashboard"),
-            Some(applied("2"))
+            memory.applied(&slo, &kind, "cm"),
+            Some(applied("1")),
+            "an SLO of the same name is the SLO cache's business"
         );
         assert_eq!(
             memory.failed(&gone),
             Duration::from_secs(2),
             "a parent recreated under the same name starts afresh"
-        );
-    }
-
-    #[test]
-    fn parents_absent_after_a_relist_are_forgotten_for_their_controller_only() {
-        let memory = Memory::default();
-        let kind = ChildKind::of::<ConfigMap>();
-        for p in [
-            parent(ControllerName::mlservice, "present"),
-            parent(ControllerName::mlservice, "absent"),
-            parent(ControllerName::slo, "absent"),
-        ] {
-            memory.record_applied(&p, &kind, "cm", applied("1"));
-        }
-        memory.retain(ControllerName::mlservice, |p| p.name == "present");
-        assert_eq!(memory.len(), 2);
-        assert!(
-            memory
-                .applied(&parent(ControllerName::mlservice, "absent"), &kind, "cm")
-                .is_none()
-        );
-        assert!(
-            memory
-                .applied(&parent(ControllerName::slo, "absent"), &kind, "cm")
-                .is_some(),
-            "the SLO controller's parents are not the MLService watch's business"
         );
     }
 

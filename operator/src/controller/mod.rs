@@ -216,9 +216,9 @@ pub async fn run(
         };
         future::join(mls_controller, slo_after_targets).await;
     };
-    let gauges = report_managed(ctx.clone(), slo_store.clone());
+    let follow = follow_caches(ctx.clone(), slo_store.clone());
     futures::pin_mut!(controllers);
-    let background = future::join(child_watches, gauges);
+    let background = future::join(child_watches, follow);
     futures::pin_mut!(background);
     future::select(controllers, background).await;
     tracing::info!("controllers stopped");
@@ -258,11 +258,15 @@ fn route_to_owner(
     }
 }
 
-/// Keeps `tidewatch_operator_managed_objects` current from the caches.
-async fn report_managed(ctx: Arc<Context>, slos: Store<SLO>) {
+/// Keeps what follows from the caches current: `tidewatch_operator_managed_objects`, and
+/// the per-parent memory, which forgets parents that were deleted.
+async fn follow_caches(ctx: Arc<Context>, slos: Store<SLO>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
+        ctx.memory
+            .forget_absent(ControllerName::mlservice, &ctx.mlservices);
+        ctx.memory.forget_absent(ControllerName::slo, &slos);
         let (mlservice, slo) = (MLService::kind(&()), SLO::kind(&()));
         ctx.metrics
             .set_managed(ControllerName::mlservice, &mlservice, ctx.mlservices.len());
