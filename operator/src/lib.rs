@@ -5,7 +5,8 @@
 //! - the pure builders of every child and what they draw on: [`builders`], [`labels`],
 //!   [`monitoring_types`], [`slo_rules`], [`promql`], [`dashboards`] (metric names and
 //!   buckets come from the `tidewatch-contract` crate);
-//! - offline rendering and the command line: [`render`], [`cli`].
+//! - offline rendering and the command line: [`render`], [`cli`], and [`report`], which
+//!   prints an error with its causes.
 //!
 //! Two modules talk to a cluster: [`controller`] (watches, server-side apply, status,
 //! Events) and [`runtime`] (`tidewatch-operator run`: configuration, leader election, the
@@ -27,6 +28,7 @@ pub mod slo_rules;
 // Offline rendering and the command line.
 pub mod cli;
 pub mod render;
+pub mod report;
 
 // Cluster I/O.
 pub mod controller;

@@ -11,6 +11,7 @@ use tidewatch_operator::dashboards::{
     MlServiceDashboard, SloDashboard, mlservice_dashboard, operator_dashboard, slo_dashboard,
 };
 use tidewatch_operator::render::{render, to_yaml_stream};
+use tidewatch_operator::report::Report;
 use tidewatch_operator::validate::OperatorSettings;
 
 fn main() -> ExitCode {
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
             .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", Report(e.as_ref()));
         ExitCode::FAILURE
     })
 }

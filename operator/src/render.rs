@@ -34,13 +34,6 @@ pub struct RenderError {
     pub reason: String,
 }
 
-impl RenderError {
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        "invalid_input"
-    }
-}
-
 /// One rendered child.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {

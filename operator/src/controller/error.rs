@@ -1,20 +1,21 @@
 //! Errors of the reconcile steps that can fail transiently (apply and status), each with a
-//! bounded category for metric labels. An invalid spec is not an error: it ends in a
-//! condition and an Event, and the reconciliation counts as a success.
+//! bounded category for metric labels. A message says which step failed on what; its cause
+//! is its `source()`, printed by `report::Report`. An invalid spec is not an error: it ends
+//! in a condition and an Event, and the reconciliation counts as a success.
 
 use crate::builders::ChildKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A builder output could not be serialised (a programming error, not user input).
-    #[error("serialising the desired {kind}: {source}")]
+    #[error("serialising the desired {kind}")]
     Build {
         kind: ChildKind,
         #[source]
         source: serde_json::Error,
     },
     /// Server-side apply of a child failed.
-    #[error("applying {kind} {name}: {source}")]
+    #[error("applying {kind} {name}")]
     Apply {
         kind: ChildKind,
         name: String,
@@ -22,7 +23,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// Reading a child from the API server (not the cache) failed.
-    #[error("reading {kind} {name}: {source}")]
+    #[error("reading {kind} {name}")]
     Read {
         kind: ChildKind,
         name: String,
@@ -30,7 +31,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// A live child does not decode as its type (the server answered something unexpected).
-    #[error("decoding {kind} {name}: {source}")]
+    #[error("decoding {kind} {name}")]
     Decode {
         kind: ChildKind,
         name: String,
@@ -38,7 +39,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// Deleting a child that is no longer wanted failed.
-    #[error("deleting unwanted {kind} {name}: {source}")]
+    #[error("deleting unwanted {kind} {name}")]
     Prune {
         kind: ChildKind,
         name: String,
@@ -46,7 +47,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// Writing the parent's status failed.
-    #[error("updating status: {0}")]
+    #[error("updating status")]
     Status(#[source] kube::Error),
 }
 

@@ -39,6 +39,7 @@ use metrics::{ControllerName, Metrics};
 use crate::api::{MLService, SLO};
 use crate::builders::children::all_kinds;
 use crate::labels::{MANAGED_BY, MANAGER};
+use crate::report::Report;
 use crate::validate::OperatorSettings;
 
 /// Where the controllers look.
@@ -185,7 +186,7 @@ pub async fn run(
         .run(mlservice::reconcile, mlservice::error_policy, ctx.clone())
         .for_each(|result| {
             if let Err(error) = result {
-                tracing::debug!(%error, "MLService controller");
+                tracing::debug!(error = %Report(&error), "MLService controller");
             }
             future::ready(())
         });
@@ -196,7 +197,7 @@ pub async fn run(
         .run(slo::reconcile, slo::error_policy, ctx.clone())
         .for_each(|result| {
             if let Err(error) = result {
-                tracing::debug!(%error, "SLO controller");
+                tracing::debug!(error = %Report(&error), "SLO controller");
             }
             future::ready(())
         });

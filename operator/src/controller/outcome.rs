@@ -10,6 +10,7 @@ use super::context::Context;
 use super::error::Error;
 use super::memory::ParentKey;
 use super::metrics::ControllerName;
+use crate::report::Report;
 
 /// How often an object still converging is looked at again, at most. A rollout's progress
 /// normally arrives by watch events; this bounds how long its status can lag when they do
@@ -61,7 +62,7 @@ pub fn retry_after<K: Resource<DynamicType = ()>>(
     tracing::warn!(
         namespace = object.namespace(),
         name = object.name_any(),
-        %error,
+        error = %Report(error),
         category = error.category(),
         retry_in = ?delay,
         "{} reconciliation failed",

@@ -55,10 +55,6 @@ impl LeaseLock {
         self.duration * 2 / 3
     }
 
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     /// Takes or renews the Lease. Ok(true): this replica holds it now.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
         let now = Timestamp::now();

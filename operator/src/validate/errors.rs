@@ -28,13 +28,6 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
-impl ValidationErrors {
-    /// Bounded label for metrics: a validation failure is always a spec problem.
-    pub fn category(&self) -> &'static str {
-        "invalid_spec"
-    }
-}
-
 /// Collects field errors while a validator walks a spec.
 #[derive(Debug, Default)]
 pub(crate) struct Collector(Vec<FieldError>);

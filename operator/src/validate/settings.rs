@@ -20,13 +20,6 @@ pub struct SettingsError {
     pub reason: String,
 }
 
-impl SettingsError {
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        "invalid_settings"
-    }
-}
-
 /// Settings shared by every build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSettings {
