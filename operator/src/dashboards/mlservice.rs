@@ -1,4 +1,5 @@
-//! The MLService dashboard: RED metrics, model behaviour, drift, feature store and GPU.
+//! The MLService dashboard: RED metrics, model behaviour, drift, feature store and GPU, one
+//! function per row.
 
 use serde_json::Value;
 use tidewatch_contract::defaults::{DRIFT_CRITICAL_PSI, DRIFT_WARNING_PSI};
@@ -47,6 +48,13 @@ fn q(template: &str) -> String {
     template.replace("SEL", SEL)
 }
 
+/// The `qv` quantile of histogram `metric`, grouped by `le` and then `by` (`", route"`).
+fn quantile(metric: &str, qv: &str, by: &str) -> String {
+    q(&format!(
+        "histogram_quantile({qv}, sum by (le{by}) (rate({metric}_bucket{{SEL}}[$__rate_interval])))"
+    ))
+}
+
 /// The MLService dashboard as Grafana JSON.
 pub fn mlservice_dashboard(d: &MlServiceDashboard) -> Value {
     let uid = match (&d.namespace, &d.service) {
@@ -57,207 +65,25 @@ pub fn mlservice_dashboard(d: &MlServiceDashboard) -> Value {
         (Some(ns), Some(svc)) => format!("Tidewatch / MLService / {ns} / {svc}"),
         _ => "Tidewatch / MLService".to_owned(),
     };
-    let requests = q(&format!(
-        "sum by (code) (rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-    ));
-    let error_ratio = q(&format!(
-        "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=~\"5..\"}}[$__rate_interval])) / sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-    ));
-    let client_error_ratio = q(&format!(
-        "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=~\"4..\"}}[$__rate_interval])) / sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-    ));
-    let quantile = |metric: &str, qv: &str, by: &str| {
-        q(&format!(
-            "histogram_quantile({qv}, sum by (le{by}) (rate({metric}_bucket{{SEL}}[$__rate_interval])))"
-        ))
-    };
-    let (warn, crit) = d.drift_thresholds;
-    let mut panels = vec![
-        row(1, "Requests (RED)", 0),
-        stat(
-            2,
-            "Request rate",
-            "Requests per second, all routes.",
-            "reqps",
-            Grid {
-                x: 0,
-                y: 1,
-                w: 6,
-                h: 4,
-            },
-            &q(&format!(
-                "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-            )),
-            &[(None, "blue")],
-        ),
-        stat(
-            3,
-            "Server error ratio",
-            "Share of 5xx responses; 4xx are client errors and do not count against SLOs.",
-            "percentunit",
-            Grid {
-                x: 6,
-                y: 1,
-                w: 6,
-                h: 4,
-            },
-            &error_ratio,
-            &[
-                (None, "green"),
-                (Some(0.001), "orange"),
-                (Some(0.01), "red"),
-            ],
-        ),
-        stat(
-            4,
-            "p99 latency",
-            "99th percentile request duration.",
-            "s",
-            Grid {
-                x: 12,
-                y: 1,
-                w: 6,
-                h: 4,
-            },
-            &quantile(REQUEST_DURATION_METRIC, "0.99", ""),
-            &[(None, "green"), (Some(0.25), "orange"), (Some(1.0), "red")],
-        ),
-        stat(
-            5,
-            "In flight",
-            "Requests being served now.",
-            "short",
-            Grid {
-                x: 18,
-                y: 1,
-                w: 6,
-                h: 4,
-            },
-            &q(&format!("sum({REQUESTS_IN_FLIGHT_METRIC}{{SEL}})")),
-            &[(None, "blue")],
-        ),
-        timeseries(
-            6,
-            "Requests by status code",
-            "Per-second rate by HTTP status code.",
-            "reqps",
-            Grid {
-                x: 0,
-                y: 5,
-                w: 12,
-                h: 8,
-            },
-            &[(&requests, "{{code}}")],
-        ),
-        timeseries(
-            7,
-            "Error ratios",
-            "5xx (server, SLO errors) and 4xx (client) shares of all requests.",
-            "percentunit",
-            Grid {
-                x: 12,
-                y: 5,
-                w: 12,
-                h: 8,
-            },
-            &[(&error_ratio, "5xx"), (&client_error_ratio, "4xx")],
-        ),
-        timeseries(
-            8,
-            "Request latency",
-            "Quantiles of request duration from the histogram.",
-            "s",
-            Grid {
-                x: 0,
-                y: 13,
-                w: 12,
-                h: 8,
-            },
-            &[
-                (&quantile(REQUEST_DURATION_METRIC, "0.5", ""), "p50"),
-                (&quantile(REQUEST_DURATION_METRIC, "0.9", ""), "p90"),
-                (&quantile(REQUEST_DURATION_METRIC, "0.99", ""), "p99"),
-            ],
-        ),
-        timeseries(
-            9,
-            "p99 latency by route",
-            "99th percentile request duration per route.",
-            "s",
-            Grid {
-                x: 12,
-                y: 13,
-                w: 12,
-                h: 8,
-            },
-            &[(
-                &quantile(REQUEST_DURATION_METRIC, "0.99", ", route"),
-                "{{route}}",
-            )],
-        ),
-        row(10, "Model", 21),
-    ];
-    let decisions = q(&format!(
-        "sum by (decision) (rate({PREDICTIONS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-    ));
-    let block_share = q(&format!(
-        "sum(rate({PREDICTIONS_TOTAL_METRIC}{{SEL, decision=\"block\"}}[$__rate_interval])) / sum(rate({PREDICTIONS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
-    ));
-    let model_info = q(&format!(
-        "max by (model, version, device) ({MODEL_INFO_METRIC}{{SEL}})"
-    ));
-    panels.extend([
-        timeseries(11, "Predictions by decision", "Approve, review and block decisions per second.", "ops", Grid { x: 0, y: 22, w: 12, h: 8 },
-            &[(&decisions, "{{decision}}")]),
-        timeseries(12, "Block share", "Share of predictions blocked; a sudden change often means drift or an upstream bug.", "percentunit",
-            Grid { x: 12, y: 22, w: 12, h: 8 }, &[(&block_share, "block")]),
-        heatmap(13, "Prediction score distribution", "Scores per histogram bucket over time; a shifted mass means the model sees different data.",
-            Grid { x: 0, y: 30, w: 12, h: 8 }, &q(&format!("sum by (le) (increase({PREDICTION_SCORE_METRIC}_bucket{{SEL}}[$__rate_interval]))"))),
-        timeseries(14, "Model compute time", "p50 and p99 of the model's own time, by device.", "s", Grid { x: 12, y: 30, w: 12, h: 8 },
-            &[(&quantile(INFERENCE_DURATION_METRIC, "0.5", ", device"), "p50 {{device}}"),
-              (&quantile(INFERENCE_DURATION_METRIC, "0.99", ", device"), "p99 {{device}}")]),
-        timeseries(15, "Model versions serving", "Pods per model, version and device.", "short", Grid { x: 0, y: 38, w: 24, h: 5 },
-            &[(&q(&format!("count by (model, version, device) ({MODEL_INFO_METRIC}{{SEL}})")), "{{model}} {{version}} {{device}}"),
-              (&model_info, "info")]),
-        row(16, "Drift and feature store", 43),
-        timeseries_with_thresholds(17, "Feature drift (PSI)", "Population stability index per feature; lines at the warning and critical thresholds.",
-            "short", Grid { x: 0, y: 44, w: 12, h: 8 },
-            &[(&q(&format!("max by (feature) ({FEATURE_DRIFT_METRIC}{{SEL}})")), "{{feature}}")],
-            &[(None, "green"), (Some(warn), "orange"), (Some(crit), "red")]),
-        timeseries(18, "Feature store lookups", "Lookups per second by result (hit, miss, error, timeout, skipped).", "ops",
-            Grid { x: 12, y: 44, w: 12, h: 8 },
-            &[(&q(&format!("sum by (result) (rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL}}[$__rate_interval]))")), "{{result}}")]),
-        timeseries(19, "Feature store latency", "p50 and p99 of feature store lookups.", "s", Grid { x: 0, y: 52, w: 12, h: 8 },
-            &[(&quantile(FEATURE_STORE_DURATION_METRIC, "0.5", ""), "p50"), (&quantile(FEATURE_STORE_DURATION_METRIC, "0.99", ""), "p99")]),
-        timeseries(20, "Feature store failure ratio", "Errors and timeouts among lookups.", "percentunit", Grid { x: 12, y: 52, w: 12, h: 8 },
-            &[(&q(&format!(
-                "sum(rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL, result=~\"error|timeout\"}}[$__rate_interval])) / sum(rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL}}[$__rate_interval]))"
-            )), "failures")]),
-        row(21, "GPU", 60),
-        timeseries(22, "GPU utilisation", "Busy share of each GPU.", "percentunit", Grid { x: 0, y: 61, w: 12, h: 8 },
-            &[(&q(&format!("max by (pod, gpu) ({GPU_UTILIZATION_METRIC}{{SEL}})")), "{{pod}} gpu{{gpu}}")]),
-        timeseries(23, "GPU memory", "Used share of each GPU's memory.", "percentunit", Grid { x: 12, y: 61, w: 12, h: 8 },
-            &[(&q(&format!("max by (pod, gpu) ({GPU_MEMORY_USED_METRIC}{{SEL}}) / max by (pod, gpu) ({GPU_MEMORY_TOTAL_METRIC}{{SEL}})")), "{{pod}} gpu{{gpu}}")]),
-        timeseries(24, "GPU temperature", "Degrees Celsius.", "celsius", Grid { x: 0, y: 69, w: 12, h: 8 },
-            &[(&q(&format!("max by (pod, gpu) ({GPU_TEMPERATURE_METRIC}{{SEL}})")), "{{pod}} gpu{{gpu}}")]),
-        timeseries(25, "GPU power", "Watts drawn.", "watt", Grid { x: 12, y: 69, w: 12, h: 8 },
-            &[(&q(&format!("max by (pod, gpu) ({GPU_POWER_METRIC}{{SEL}})")), "{{pod}} gpu{{gpu}}")]),
-        row(26, "Saturation and health", 77),
-        timeseries(27, "Rejected for load (429)", "Predictions refused because the concurrency limit was reached; clients retry after Retry-After.",
-            "reqps", Grid { x: 0, y: 78, w: 12, h: 8 },
-            &[(&q(&format!("sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=\"429\"}}[$__rate_interval]))")), "429")]),
-        timeseries(28, "In flight", "Requests being served, per pod.", "short", Grid { x: 12, y: 78, w: 12, h: 8 },
-            &[(&q(&format!("sum by (pod) ({REQUESTS_IN_FLIGHT_METRIC}{{SEL}})")), "{{pod}}")]),
-        timeseries_with_thresholds(29, "Feature-store breaker", "Circuit breaker per pod: 0 closed, 1 open (lookups skipped, population defaults used), 2 half-open.",
-            "short", Grid { x: 0, y: 86, w: 12, h: 6 },
-            &[(&q(&format!("max by (pod) ({FEATURE_STORE_BREAKER_METRIC}{{SEL}})")), "{{pod}}")],
-            &[(None, "green"), (Some(1.0), "red")]),
-        timeseries_with_thresholds(30, "GPU telemetry", "1 when NVML answers and the GPU panels are live; 0 on CPU-only pods or when the driver stops answering.",
-            "short", Grid { x: 12, y: 86, w: 12, h: 6 },
-            &[(&q(&format!("max by (pod) ({GPU_TELEMETRY_METRIC}{{SEL}})")), "{{pod}}")],
-            &[(None, "orange"), (Some(1.0), "green")]),
-    ]);
-    let variables = vec![
+    let panels = [
+        requests_row(),
+        model_row(),
+        drift_and_feature_store_row(d.drift_thresholds),
+        gpu_row(),
+        saturation_row(),
+    ]
+    .concat();
+    dashboard(
+        &uid,
+        &title,
+        &["tidewatch", "mlservice"],
+        &variables(d),
+        &panels,
+    )
+}
+
+fn variables(d: &MlServiceDashboard) -> Vec<Value> {
+    vec![
         datasource_variable(),
         query_variable(
             "namespace",
@@ -271,12 +97,322 @@ pub fn mlservice_dashboard(d: &MlServiceDashboard) -> Value {
             &format!("label_values({REQUESTS_TOTAL_METRIC}{{namespace=\"$namespace\"}}, service)"),
             d.service.as_deref(),
         ),
-    ];
-    dashboard(
-        &uid,
-        &title,
-        &["tidewatch", "mlservice"],
-        &variables,
-        &panels,
-    )
+    ]
+}
+
+/// Rate, errors and duration of the requests.
+fn requests_row() -> Vec<Value> {
+    let requests = q(&format!(
+        "sum by (code) (rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let error_ratio = q(&format!(
+        "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=~\"5..\"}}[$__rate_interval])) / sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let client_error_ratio = q(&format!(
+        "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=~\"4..\"}}[$__rate_interval])) / sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    vec![
+        row(1, "Requests (RED)", 0),
+        stat(
+            2,
+            "Request rate",
+            "Requests per second, all routes.",
+            "reqps",
+            Grid::at(0, 1, 6, 4),
+            &q(&format!(
+                "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+            )),
+            &[(None, "blue")],
+        ),
+        stat(
+            3,
+            "Server error ratio",
+            "Share of 5xx responses; 4xx are client errors and do not count against SLOs.",
+            "percentunit",
+            Grid::at(6, 1, 6, 4),
+            &error_ratio,
+            &[
+                (None, "green"),
+                (Some(0.001), "orange"),
+                (Some(0.01), "red"),
+            ],
+        ),
+        stat(
+            4,
+            "p99 latency",
+            "99th percentile request duration.",
+            "s",
+            Grid::at(12, 1, 6, 4),
+            &quantile(REQUEST_DURATION_METRIC, "0.99", ""),
+            &[(None, "green"), (Some(0.25), "orange"), (Some(1.0), "red")],
+        ),
+        stat(
+            5,
+            "In flight",
+            "Requests being served now.",
+            "short",
+            Grid::at(18, 1, 6, 4),
+            &q(&format!("sum({REQUESTS_IN_FLIGHT_METRIC}{{SEL}})")),
+            &[(None, "blue")],
+        ),
+        timeseries(
+            6,
+            "Requests by status code",
+            "Per-second rate by HTTP status code.",
+            "reqps",
+            Grid::at(0, 5, 12, 8),
+            &[(&requests, "{{code}}")],
+        ),
+        timeseries(
+            7,
+            "Error ratios",
+            "5xx (server, SLO errors) and 4xx (client) shares of all requests.",
+            "percentunit",
+            Grid::at(12, 5, 12, 8),
+            &[(&error_ratio, "5xx"), (&client_error_ratio, "4xx")],
+        ),
+        timeseries(
+            8,
+            "Request latency",
+            "Quantiles of request duration from the histogram.",
+            "s",
+            Grid::at(0, 13, 12, 8),
+            &[
+                (&quantile(REQUEST_DURATION_METRIC, "0.5", ""), "p50"),
+                (&quantile(REQUEST_DURATION_METRIC, "0.9", ""), "p90"),
+                (&quantile(REQUEST_DURATION_METRIC, "0.99", ""), "p99"),
+            ],
+        ),
+        timeseries(
+            9,
+            "p99 latency by route",
+            "99th percentile request duration per route.",
+            "s",
+            Grid::at(12, 13, 12, 8),
+            &[(
+                &quantile(REQUEST_DURATION_METRIC, "0.99", ", route"),
+                "{{route}}",
+            )],
+        ),
+    ]
+}
+
+/// What the model decides and how fast, and which versions serve.
+fn model_row() -> Vec<Value> {
+    let decisions = q(&format!(
+        "sum by (decision) (rate({PREDICTIONS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let block_share = q(&format!(
+        "sum(rate({PREDICTIONS_TOTAL_METRIC}{{SEL, decision=\"block\"}}[$__rate_interval])) / sum(rate({PREDICTIONS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let scores = q(&format!(
+        "sum by (le) (increase({PREDICTION_SCORE_METRIC}_bucket{{SEL}}[$__rate_interval]))"
+    ));
+    let versions = q(&format!(
+        "count by (model, version, device) ({MODEL_INFO_METRIC}{{SEL}})"
+    ));
+    let model_info = q(&format!(
+        "max by (model, version, device) ({MODEL_INFO_METRIC}{{SEL}})"
+    ));
+    vec![
+        row(10, "Model", 21),
+        timeseries(
+            11,
+            "Predictions by decision",
+            "Approve, review and block decisions per second.",
+            "ops",
+            Grid::at(0, 22, 12, 8),
+            &[(&decisions, "{{decision}}")],
+        ),
+        timeseries(
+            12,
+            "Block share",
+            "Share of predictions blocked; a sudden change often means drift or an upstream bug.",
+            "percentunit",
+            Grid::at(12, 22, 12, 8),
+            &[(&block_share, "block")],
+        ),
+        heatmap(
+            13,
+            "Prediction score distribution",
+            "Scores per histogram bucket over time; a shifted mass means the model sees different data.",
+            Grid::at(0, 30, 12, 8),
+            &scores,
+        ),
+        timeseries(
+            14,
+            "Model compute time",
+            "p50 and p99 of the model's own time, by device.",
+            "s",
+            Grid::at(12, 30, 12, 8),
+            &[
+                (
+                    &quantile(INFERENCE_DURATION_METRIC, "0.5", ", device"),
+                    "p50 {{device}}",
+                ),
+                (
+                    &quantile(INFERENCE_DURATION_METRIC, "0.99", ", device"),
+                    "p99 {{device}}",
+                ),
+            ],
+        ),
+        timeseries(
+            15,
+            "Model versions serving",
+            "Pods per model, version and device.",
+            "short",
+            Grid::at(0, 38, 24, 5),
+            &[
+                (&versions, "{{model}} {{version}} {{device}}"),
+                (&model_info, "info"),
+            ],
+        ),
+    ]
+}
+
+/// Feature drift against its thresholds, and the feature store's lookups.
+fn drift_and_feature_store_row((warn, crit): (f64, f64)) -> Vec<Value> {
+    let drift = q(&format!("max by (feature) ({FEATURE_DRIFT_METRIC}{{SEL}})"));
+    let lookups = q(&format!(
+        "sum by (result) (rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let failures = q(&format!(
+        "sum(rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL, result=~\"error|timeout\"}}[$__rate_interval])) / sum(rate({FEATURE_STORE_REQUESTS_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    vec![
+        row(16, "Drift and feature store", 43),
+        timeseries_with_thresholds(
+            17,
+            "Feature drift (PSI)",
+            "Population stability index per feature; lines at the warning and critical thresholds.",
+            "short",
+            Grid::at(0, 44, 12, 8),
+            &[(&drift, "{{feature}}")],
+            &[(None, "green"), (Some(warn), "orange"), (Some(crit), "red")],
+        ),
+        timeseries(
+            18,
+            "Feature store lookups",
+            "Lookups per second by result (hit, miss, error, timeout, skipped).",
+            "ops",
+            Grid::at(12, 44, 12, 8),
+            &[(&lookups, "{{result}}")],
+        ),
+        timeseries(
+            19,
+            "Feature store latency",
+            "p50 and p99 of feature store lookups.",
+            "s",
+            Grid::at(0, 52, 12, 8),
+            &[
+                (&quantile(FEATURE_STORE_DURATION_METRIC, "0.5", ""), "p50"),
+                (&quantile(FEATURE_STORE_DURATION_METRIC, "0.99", ""), "p99"),
+            ],
+        ),
+        timeseries(
+            20,
+            "Feature store failure ratio",
+            "Errors and timeouts among lookups.",
+            "percentunit",
+            Grid::at(12, 52, 12, 8),
+            &[(&failures, "failures")],
+        ),
+    ]
+}
+
+/// Utilisation, memory, temperature and power of each GPU.
+fn gpu_row() -> Vec<Value> {
+    let per_gpu = |metric: &str| q(&format!("max by (pod, gpu) ({metric}{{SEL}})"));
+    let memory_share = format!(
+        "{} / {}",
+        per_gpu(GPU_MEMORY_USED_METRIC),
+        per_gpu(GPU_MEMORY_TOTAL_METRIC)
+    );
+    let legend = "{{pod}} gpu{{gpu}}";
+    vec![
+        row(21, "GPU", 60),
+        timeseries(
+            22,
+            "GPU utilisation",
+            "Busy share of each GPU.",
+            "percentunit",
+            Grid::at(0, 61, 12, 8),
+            &[(&per_gpu(GPU_UTILIZATION_METRIC), legend)],
+        ),
+        timeseries(
+            23,
+            "GPU memory",
+            "Used share of each GPU's memory.",
+            "percentunit",
+            Grid::at(12, 61, 12, 8),
+            &[(&memory_share, legend)],
+        ),
+        timeseries(
+            24,
+            "GPU temperature",
+            "Degrees Celsius.",
+            "celsius",
+            Grid::at(0, 69, 12, 8),
+            &[(&per_gpu(GPU_TEMPERATURE_METRIC), legend)],
+        ),
+        timeseries(
+            25,
+            "GPU power",
+            "Watts drawn.",
+            "watt",
+            Grid::at(12, 69, 12, 8),
+            &[(&per_gpu(GPU_POWER_METRIC), legend)],
+        ),
+    ]
+}
+
+/// Load shedding, concurrency, the feature-store breaker and GPU telemetry, per pod.
+fn saturation_row() -> Vec<Value> {
+    let rejected = q(&format!(
+        "sum(rate({REQUESTS_TOTAL_METRIC}{{SEL, code=\"429\"}}[$__rate_interval]))"
+    ));
+    let in_flight = q(&format!(
+        "sum by (pod) ({REQUESTS_IN_FLIGHT_METRIC}{{SEL}})"
+    ));
+    let breaker = q(&format!(
+        "max by (pod) ({FEATURE_STORE_BREAKER_METRIC}{{SEL}})"
+    ));
+    let telemetry = q(&format!("max by (pod) ({GPU_TELEMETRY_METRIC}{{SEL}})"));
+    vec![
+        row(26, "Saturation and health", 77),
+        timeseries(
+            27,
+            "Rejected for load (429)",
+            "Predictions refused because the concurrency limit was reached; clients retry after Retry-After.",
+            "reqps",
+            Grid::at(0, 78, 12, 8),
+            &[(&rejected, "429")],
+        ),
+        timeseries(
+            28,
+            "In flight",
+            "Requests being served, per pod.",
+            "short",
+            Grid::at(12, 78, 12, 8),
+            &[(&in_flight, "{{pod}}")],
+        ),
+        timeseries_with_thresholds(
+            29,
+            "Feature-store breaker",
+            "Circuit breaker per pod: 0 closed, 1 open (lookups skipped, population defaults used), 2 half-open.",
+            "short",
+            Grid::at(0, 86, 12, 6),
+            &[(&breaker, "{{pod}}")],
+            &[(None, "green"), (Some(1.0), "red")],
+        ),
+        timeseries_with_thresholds(
+            30,
+            "GPU telemetry",
+            "1 when NVML answers and the GPU panels are live; 0 on CPU-only pods or when the driver stops answering.",
+            "short",
+            Grid::at(12, 86, 12, 6),
+            &[(&telemetry, "{{pod}}")],
+            &[(None, "orange"), (Some(1.0), "green")],
+        ),
+    ]
 }

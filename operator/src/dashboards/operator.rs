@@ -23,109 +23,23 @@ fn q(template: &str) -> String {
 /// The operator dashboard as Grafana JSON (one for every installation: pick the namespace
 /// and Service of the operator in Grafana).
 pub fn operator_dashboard() -> Value {
-    let rate = |metric: &str, by: &str| {
-        q(&format!(
-            "sum by ({by}) (rate({metric}{{SEL}}[$__rate_interval]))"
-        ))
-    };
-    let quantile = |qv: &str| {
-        q(&format!(
-            "histogram_quantile({qv}, sum by (le, controller) (rate({RECONCILE_DURATION}_bucket{{SEL}}[$__rate_interval])))"
-        ))
-    };
-    let at = |x, y, w, h| Grid { x, y, w, h };
-    let panels = vec![
-        row(1, "Reconciliation", 0),
-        stat(
-            2,
-            "Reconcile rate",
-            "Reconciliations per second, all controllers.",
-            "ops",
-            at(0, 1, 6, 4),
-            &q(&format!(
-                "sum(rate({RECONCILIATIONS}{{SEL}}[$__rate_interval]))"
-            )),
-            &[(None, "blue")],
-        ),
-        stat(
-            3,
-            "Failed share",
-            "Share of reconciliations that failed (an invalid spec is not a failure: it is reported on status).",
-            "percentunit",
-            at(6, 1, 6, 4),
-            &q(&format!(
-                "(sum(rate({RECONCILIATIONS}{{SEL, result=\"error\"}}[$__rate_interval])) or vector(0)) / sum(rate({RECONCILIATIONS}{{SEL}}[$__rate_interval]))"
-            )),
-            &[(None, "green"), (Some(0.01), "orange"), (Some(0.1), "red")],
-        ),
-        stat(
-            4,
-            "p99 reconcile duration",
-            "99th percentile time of one reconciliation, all controllers.",
-            "s",
-            at(12, 1, 6, 4),
-            &q(&format!(
-                "histogram_quantile(0.99, sum by (le) (rate({RECONCILE_DURATION}_bucket{{SEL}}[$__rate_interval])))"
-            )),
-            &[(None, "green"), (Some(1.0), "orange"), (Some(10.0), "red")],
-        ),
-        stat(
-            5,
-            "Replicas up",
-            "Operator replicas Prometheus scrapes successfully (one leads, the others stand by).",
-            "short",
-            at(18, 1, 6, 4),
-            &q("sum(up{SEL})"),
-            &[(None, "red"), (Some(1.0), "green")],
-        ),
-        timeseries(
-            6,
-            "Reconciliations by result",
-            "Per second, by controller and result.",
-            "ops",
-            at(0, 5, 12, 8),
-            &[(
-                &rate(RECONCILIATIONS, "controller, result"),
-                "{{controller}} {{result}}",
-            )],
-        ),
-        timeseries(
-            7,
-            "Errors by category",
-            "Failed reconciliations per second by controller and error category; the category names the failing step.",
-            "ops",
-            at(12, 5, 12, 8),
-            &[(
-                &rate(RECONCILE_ERRORS, "controller, category"),
-                "{{controller}} {{category}}",
-            )],
-        ),
-        timeseries(
-            8,
-            "Reconcile duration",
-            "p50 and p99 of one reconciliation by controller.",
-            "s",
-            at(0, 13, 12, 8),
-            &[
-                (&quantile("0.5"), "p50 {{controller}}"),
-                (&quantile("0.99"), "p99 {{controller}}"),
-            ],
-        ),
-        timeseries(
-            9,
-            "Objects managed",
-            "Parents and children the operator manages, by controller and kind (reported by the leader).",
-            "short",
-            at(12, 13, 12, 8),
-            &[(
-                &q(&format!(
-                    "max by (controller, kind) ({MANAGED_OBJECTS}{{SEL}})"
-                )),
-                "{{controller}} {{kind}}",
-            )],
-        ),
-    ];
-    let variables = vec![
+    let panels = [
+        vec![row(1, "Reconciliation", 0)],
+        headline_stats(),
+        history(),
+    ]
+    .concat();
+    dashboard(
+        "tidewatch-operator",
+        "Tidewatch / Operator",
+        &["tidewatch", "operator"],
+        &variables(),
+        &panels,
+    )
+}
+
+fn variables() -> Vec<Value> {
+    vec![
         datasource_variable(),
         query_variable(
             "namespace",
@@ -139,14 +53,121 @@ pub fn operator_dashboard() -> Value {
             &format!("label_values({RECONCILIATIONS}{{namespace=\"$namespace\"}}, service)"),
             None,
         ),
-    ];
-    dashboard(
-        "tidewatch-operator",
-        "Tidewatch / Operator",
-        &["tidewatch", "operator"],
-        &variables,
-        &panels,
-    )
+    ]
+}
+
+/// Per-second rate of counter `metric`, summed by the labels `by`.
+fn rate(metric: &str, by: &str) -> String {
+    q(&format!(
+        "sum by ({by}) (rate({metric}{{SEL}}[$__rate_interval]))"
+    ))
+}
+
+/// The `qv` quantile of the reconcile duration, by controller.
+fn duration_quantile(qv: &str) -> String {
+    q(&format!(
+        "histogram_quantile({qv}, sum by (le, controller) (rate({RECONCILE_DURATION}_bucket{{SEL}}[$__rate_interval])))"
+    ))
+}
+
+/// Now: reconcile rate, failed share, p99 duration and replicas up.
+fn headline_stats() -> Vec<Value> {
+    vec![
+        stat(
+            2,
+            "Reconcile rate",
+            "Reconciliations per second, all controllers.",
+            "ops",
+            Grid::at(0, 1, 6, 4),
+            &q(&format!(
+                "sum(rate({RECONCILIATIONS}{{SEL}}[$__rate_interval]))"
+            )),
+            &[(None, "blue")],
+        ),
+        stat(
+            3,
+            "Failed share",
+            "Share of reconciliations that failed (an invalid spec is not a failure: it is reported on status).",
+            "percentunit",
+            Grid::at(6, 1, 6, 4),
+            &q(&format!(
+                "(sum(rate({RECONCILIATIONS}{{SEL, result=\"error\"}}[$__rate_interval])) or vector(0)) / sum(rate({RECONCILIATIONS}{{SEL}}[$__rate_interval]))"
+            )),
+            &[(None, "green"), (Some(0.01), "orange"), (Some(0.1), "red")],
+        ),
+        stat(
+            4,
+            "p99 reconcile duration",
+            "99th percentile time of one reconciliation, all controllers.",
+            "s",
+            Grid::at(12, 1, 6, 4),
+            &q(&format!(
+                "histogram_quantile(0.99, sum by (le) (rate({RECONCILE_DURATION}_bucket{{SEL}}[$__rate_interval])))"
+            )),
+            &[(None, "green"), (Some(1.0), "orange"), (Some(10.0), "red")],
+        ),
+        stat(
+            5,
+            "Replicas up",
+            "Operator replicas Prometheus scrapes successfully (one leads, the others stand by).",
+            "short",
+            Grid::at(18, 1, 6, 4),
+            &q("sum(up{SEL})"),
+            &[(None, "red"), (Some(1.0), "green")],
+        ),
+    ]
+}
+
+/// Over time: reconciliations by result, errors by category, durations and managed objects.
+fn history() -> Vec<Value> {
+    vec![
+        timeseries(
+            6,
+            "Reconciliations by result",
+            "Per second, by controller and result.",
+            "ops",
+            Grid::at(0, 5, 12, 8),
+            &[(
+                &rate(RECONCILIATIONS, "controller, result"),
+                "{{controller}} {{result}}",
+            )],
+        ),
+        timeseries(
+            7,
+            "Errors by category",
+            "Failed reconciliations per second by controller and error category; the category names the failing step.",
+            "ops",
+            Grid::at(12, 5, 12, 8),
+            &[(
+                &rate(RECONCILE_ERRORS, "controller, category"),
+                "{{controller}} {{category}}",
+            )],
+        ),
+        timeseries(
+            8,
+            "Reconcile duration",
+            "p50 and p99 of one reconciliation by controller.",
+            "s",
+            Grid::at(0, 13, 12, 8),
+            &[
+                (&duration_quantile("0.5"), "p50 {{controller}}"),
+                (&duration_quantile("0.99"), "p99 {{controller}}"),
+            ],
+        ),
+        timeseries(
+            9,
+            "Objects managed",
+            "Parents and children the operator manages, by controller and kind (reported by the leader).",
+            "short",
+            Grid::at(12, 13, 12, 8),
+            &[(
+                &q(&format!(
+                    "max by (controller, kind) ({MANAGED_OBJECTS}{{SEL}})"
+                )),
+                "{{controller}} {{kind}}",
+            )],
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -13,6 +13,13 @@ pub(crate) struct Grid {
     pub h: u32,
 }
 
+impl Grid {
+    /// The panel at column `x`, row `y`, `w` columns wide and `h` rows high.
+    pub(crate) const fn at(x: u32, y: u32, w: u32, h: u32) -> Self {
+        Self { x, y, w, h }
+    }
+}
+
 pub(crate) fn target(expr: &str, legend: &str, ref_id: char) -> Value {
     json!({
         "datasource": {"type": "prometheus", "uid": DATASOURCE},

@@ -9,7 +9,7 @@ use super::panels::{
 };
 use crate::promql::number;
 use crate::slo_rules::rules::{PERIOD_RECORD, errors_record, ratio_record, requests_record};
-use crate::slo_rules::{ABSENT_ALERT, BURN_ALERT, Tier, tiers};
+use crate::slo_rules::{ABSENT_ALERT, BURN_ALERT, Severity, Tier, tiers};
 use crate::validate::{Objective, ValidSlo, Window};
 
 /// What the SLO dashboard is drawn for.
@@ -49,6 +49,8 @@ impl SloDashboard {
 
 const IDS: &str = r#"{namespace="$namespace", slo="$slo"}"#;
 const BUDGET: &str = "(1 - $objective / 100)";
+/// Label matchers of the SLO shown, for `ALERTS`.
+const ALERTS_OF_THE_SLO: &str = r#"namespace="$namespace", slo="$slo""#;
 
 /// The SLO dashboard as Grafana JSON.
 pub fn slo_dashboard(d: &SloDashboard) -> Value {
@@ -61,10 +63,125 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
         _ => "Tidewatch / SLO".to_owned(),
     };
     let all: Vec<Tier> = tiers(d.window);
+    let panels = [compliance_row(d, &all), burn_rate_row(&all)].concat();
+    let mut out = dashboard(&uid, &title, &["tidewatch", "slo"], &variables(d), &panels);
+    out["description"] = Value::String(format!(
+        "Objective {}% over {}",
+        number(d.objective.percent()),
+        d.window
+    ));
+    out
+}
+
+fn variables(d: &SloDashboard) -> Vec<Value> {
+    vec![
+        datasource_variable(),
+        query_variable(
+            "namespace",
+            "Namespace",
+            &format!("label_values({PERIOD_RECORD}, namespace)"),
+            d.namespace.as_deref(),
+        ),
+        query_variable(
+            "slo",
+            "SLO",
+            &format!("label_values({PERIOD_RECORD}{{namespace=\"$namespace\"}}, slo)"),
+            d.slo.as_deref(),
+        ),
+        constant_variable("objective", "Objective (%)", &number(d.objective.percent())),
+    ]
+}
+
+/// Where the SLO stands over its window: objective, SLI, budget left, the fastest burn rate,
+/// alerts firing, and traffic.
+fn compliance_row(d: &SloDashboard, all: &[Tier]) -> Vec<Value> {
     let shortest = all.iter().map(|t| t.short).min().expect("four tiers");
     let period = format!("{PERIOD_RECORD}{IDS}");
     let compliance = format!("1 - {period}");
     let budget_left = format!("1 - {period} / {BUDGET}");
+    let page = &all[0];
+    vec![
+        row(1, "Compliance", 0),
+        stat(
+            11,
+            "Objective",
+            &format!("Target share of good events over {}.", d.window),
+            "percentunit",
+            Grid::at(0, 1, 4, 5),
+            "vector($objective / 100)",
+            &[(None, "blue")],
+        ),
+        stat(
+            2,
+            "SLI over the window",
+            "Good events over the whole window, traffic-weighted.",
+            "percentunit",
+            Grid::at(4, 1, 5, 5),
+            &compliance,
+            &[(None, "red"), (Some(d.objective.ratio()), "green")],
+        ),
+        stat(
+            3,
+            "Error budget left",
+            "Share of the window's error budget not yet spent (negative: overspent).",
+            "percentunit",
+            Grid::at(9, 1, 5, 5),
+            &budget_left,
+            &[(None, "red"), (Some(0.0), "orange"), (Some(0.25), "green")],
+        ),
+        stat(
+            4,
+            &format!("Burn rate ({})", page.long),
+            &format!(
+                "Budget spend speed over {}; pages above {} together with {}.",
+                page.long,
+                number(page.burn_rate),
+                page.short
+            ),
+            "short",
+            Grid::at(14, 1, 5, 5),
+            &format!("{}{IDS} / {BUDGET}", ratio_record(page.long)),
+            &[
+                (None, "green"),
+                (Some(1.0), "orange"),
+                (Some(page.burn_rate), "red"),
+            ],
+        ),
+        stat(
+            5,
+            "Alerts firing",
+            "Burn-rate and missing-data alerts of this SLO firing now.",
+            "short",
+            Grid::at(19, 1, 5, 5),
+            &format!(
+                "count(ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", alertstate=\"firing\", {ALERTS_OF_THE_SLO}}}) or vector(0)"
+            ),
+            &[(None, "green"), (Some(1.0), "red")],
+        ),
+        timeseries(
+            6,
+            "Error budget left over time",
+            "How the remaining budget evolved over the window.",
+            "percentunit",
+            Grid::at(0, 6, 12, 8),
+            &[(&budget_left, "budget left")],
+        ),
+        timeseries(
+            7,
+            "Traffic",
+            &format!("Events per second over {shortest}: all and bad."),
+            "reqps",
+            Grid::at(12, 6, 12, 8),
+            &[
+                (&format!("{}{IDS}", requests_record(shortest)), "all"),
+                (&format!("{}{IDS}", errors_record(shortest)), "bad"),
+            ],
+        ),
+    ]
+}
+
+/// The burn rate over every alert window against the tiers' thresholds, and the alerts.
+fn burn_rate_row(all: &[Tier]) -> Vec<Value> {
     let burn_queries: Vec<(String, String)> = all
         .iter()
         .flat_map(|t| [t.long, t.short])
@@ -81,185 +198,40 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
         .iter()
         .map(|(e, l)| (e.as_str(), l.as_str()))
         .collect();
-    let page = &all[0];
-    let objective_ratio = d.objective.ratio();
-    let panels = vec![
-        row(1, "Compliance", 0),
-        stat(
-            11,
-            "Objective",
-            &format!("Target share of good events over {}.", d.window),
-            "percentunit",
-            Grid {
-                x: 0,
-                y: 1,
-                w: 4,
-                h: 5,
+    let thresholds = all.iter().fold(vec![(None, "green")], |mut steps, t| {
+        steps.push((
+            Some(t.burn_rate),
+            if t.severity == Severity::Page {
+                "red"
+            } else {
+                "orange"
             },
-            "vector($objective / 100)",
-            &[(None, "blue")],
-        ),
-        stat(
-            2,
-            "SLI over the window",
-            "Good events over the whole window, traffic-weighted.",
-            "percentunit",
-            Grid {
-                x: 4,
-                y: 1,
-                w: 5,
-                h: 5,
-            },
-            &compliance,
-            &[(None, "red"), (Some(objective_ratio), "green")],
-        ),
-        stat(
-            3,
-            "Error budget left",
-            "Share of the window's error budget not yet spent (negative: overspent).",
-            "percentunit",
-            Grid {
-                x: 9,
-                y: 1,
-                w: 5,
-                h: 5,
-            },
-            &budget_left,
-            &[(None, "red"), (Some(0.0), "orange"), (Some(0.25), "green")],
-        ),
-        stat(
-            4,
-            &format!("Burn rate ({})", page.long),
-            &format!(
-                "Budget spend speed over {}; pages above {} together with {}.",
-                page.long,
-                number(page.burn_rate),
-                page.short
-            ),
-            "short",
-            Grid {
-                x: 14,
-                y: 1,
-                w: 5,
-                h: 5,
-            },
-            &format!("{}{IDS} / {BUDGET}", ratio_record(page.long)),
-            &[
-                (None, "green"),
-                (Some(1.0), "orange"),
-                (Some(page.burn_rate), "red"),
-            ],
-        ),
-        stat(
-            5,
-            "Alerts firing",
-            "Burn-rate and missing-data alerts of this SLO firing now.",
-            "short",
-            Grid {
-                x: 19,
-                y: 1,
-                w: 5,
-                h: 5,
-            },
-            &format!(
-                "count(ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", alertstate=\"firing\", namespace=\"$namespace\", slo=\"$slo\"}}) or vector(0)"
-            ),
-            &[(None, "green"), (Some(1.0), "red")],
-        ),
-        timeseries(
-            6,
-            "Error budget left over time",
-            "How the remaining budget evolved over the window.",
-            "percentunit",
-            Grid {
-                x: 0,
-                y: 6,
-                w: 12,
-                h: 8,
-            },
-            &[(&budget_left, "budget left")],
-        ),
-        timeseries(
-            7,
-            "Traffic",
-            &format!("Events per second over {shortest}: all and bad."),
-            "reqps",
-            Grid {
-                x: 12,
-                y: 6,
-                w: 12,
-                h: 8,
-            },
-            &[
-                (&format!("{}{IDS}", requests_record(shortest)), "all"),
-                (&format!("{}{IDS}", errors_record(shortest)), "bad"),
-            ],
-        ),
+        ));
+        steps
+    });
+    vec![
         row(8, "Burn rates", 14),
         timeseries_with_thresholds(
             9,
             "Burn rate per alert window",
             "Error ratio divided by the error budget; 1 spends exactly the budget over the window. Lines at the tiers' thresholds.",
             "short",
-            Grid {
-                x: 0,
-                y: 15,
-                w: 24,
-                h: 9,
-            },
+            Grid::at(0, 15, 24, 9),
             &burn_refs,
-            &all.iter().fold(vec![(None, "green")], |mut steps, t| {
-                steps.push((
-                    Some(t.burn_rate),
-                    if t.severity == crate::slo_rules::Severity::Page {
-                        "red"
-                    } else {
-                        "orange"
-                    },
-                ));
-                steps
-            }),
+            &thresholds,
         ),
         timeseries(
             10,
             "Alerts",
             "Firing and pending alerts of this SLO by severity and windows.",
             "short",
-            Grid {
-                x: 0,
-                y: 24,
-                w: 24,
-                h: 6,
-            },
+            Grid::at(0, 24, 24, 6),
             &[(
                 &format!(
-                    "sum by (alertname, severity, long_window, alertstate) (ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", namespace=\"$namespace\", slo=\"$slo\"}})"
+                    "sum by (alertname, severity, long_window, alertstate) (ALERTS{{alertname=~\"{BURN_ALERT}|{ABSENT_ALERT}\", {ALERTS_OF_THE_SLO}}})"
                 ),
                 "{{alertname}} {{severity}} {{long_window}} {{alertstate}}",
             )],
         ),
-    ];
-    let variables = vec![
-        datasource_variable(),
-        query_variable(
-            "namespace",
-            "Namespace",
-            &format!("label_values({PERIOD_RECORD}, namespace)"),
-            d.namespace.as_deref(),
-        ),
-        query_variable(
-            "slo",
-            "SLO",
-            &format!("label_values({PERIOD_RECORD}{{namespace=\"$namespace\"}}, slo)"),
-            d.slo.as_deref(),
-        ),
-        constant_variable("objective", "Objective (%)", &number(d.objective.percent())),
-    ];
-    let mut out = dashboard(&uid, &title, &["tidewatch", "slo"], &variables, &panels);
-    out["description"] = Value::String(format!(
-        "Objective {}% over {}",
-        number(d.objective.percent()),
-        d.window
-    ));
-    out
+    ]
 }
