@@ -150,3 +150,102 @@ fn slo_target_must_exist_in_the_same_namespace() {
     assert!(err.to_string().contains("does not exist"));
     assert!(validate_slo(&s, Some(&mlservice("other", "fraud-detector"))).is_err());
 }
+
+#[test]
+fn every_refused_field_of_an_mlservice_is_reported_at_once_in_spec_order() {
+    let m: MLService = serde_yaml::from_str(
+        "apiVersion: tidewatch.io/v1alpha1
+kind: MLService
+metadata: {name: Bad_Name, namespace: Bad_Namespace}
+spec:
+  model: {name: 'bad name', version: '', weightsVolumeClaim: 'Bad Claim'}
+  image: ''
+  replicas: 1000
+  resources: {cpu: lots, cpuLimit: '-1', memory: much, gpu: 99}
+  featureStore: {address: 'http://x', timeoutMs: 0, credentialsSecret: {name: 'Bad Secret'}}
+  tracing: {otlpEndpoint: 'ftp://x', samplingRatio: 2}
+  monitoring: {scrapeInterval: soon, drift: {warning: 0.5, critical: 0.1}, serviceMonitorLabels: {'bad key': x}}
+",
+    )
+    .unwrap();
+    let errors = validate_mlservice(&m).unwrap_err().0;
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "metadata.name",
+            "metadata.namespace",
+            "spec.model.name",
+            "spec.model.version",
+            "spec.model.weightsVolumeClaim",
+            "spec.image",
+            "spec.replicas",
+            "spec.resources.cpu",
+            "spec.resources.cpuLimit",
+            "spec.resources.memory",
+            "spec.resources.gpu",
+            "spec.featureStore.address",
+            "spec.featureStore.timeoutMs",
+            "spec.featureStore.credentialsSecret.name",
+            "spec.tracing.otlpEndpoint",
+            "spec.tracing.samplingRatio",
+            "spec.monitoring.scrapeInterval",
+            "spec.monitoring.drift",
+            "spec.monitoring.serviceMonitorLabels.bad key",
+        ]
+    );
+}
+
+#[test]
+fn every_refused_field_of_an_slo_is_reported_at_once_in_spec_order() {
+    let ratio_with_target = slo("apiVersion: tidewatch.io/v1alpha1
+kind: SLO
+metadata: {name: Bad_Name, namespace: fraud}
+spec:
+  target: {mlService: Bad_Target}
+  objective: 100
+  window: 1d
+  indicator: {ratio: {errors: 'rate(x[5m])', total: 'y{'}}
+  alerting:
+    page: {labels: {severity: x}}
+    ticket: {labels: {'bad key': x}}
+    runbookUrl: 'not a url'
+    minimumRequestsPerHour: -1
+");
+    let fields: Vec<String> = validate_slo(&ratio_with_target, None)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "metadata.name",
+            "spec.objective",
+            "spec.window",
+            "spec.target.mlService",
+            "spec.target",
+            "spec.indicator.ratio.errors",
+            "spec.indicator.ratio.total",
+            "spec.alerting.page.labels",
+            "spec.alerting.ticket.labels",
+            "spec.alerting.runbookUrl",
+            "spec.alerting.minimumRequestsPerHour",
+        ]
+    );
+    let latency_without_target = slo("apiVersion: tidewatch.io/v1alpha1
+kind: SLO
+metadata: {name: a, namespace: fraud}
+spec:
+  objective: 99
+  indicator: {latency: {threshold: 300ms}}
+");
+    let errors = validate_slo(&latency_without_target, None).unwrap_err().0;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field, "spec.target.mlService");
+    assert_eq!(
+        errors[0].reason,
+        "availability and latency indicators need spec.target.mlService"
+    );
+}

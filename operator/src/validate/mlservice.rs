@@ -1,4 +1,4 @@
-//! Validation of an MLService into `ValidMlService`.
+//! Validation of an MLService into `ValidMlService`, one function per spec section.
 
 use std::collections::BTreeMap;
 
@@ -6,9 +6,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
 
 use super::errors::{Collector, ValidationErrors};
-use super::names::{ResourceName, check_k8s_labels_into, is_dns1123_label};
+use super::names::{ResourceName, check_k8s_labels_into, checked_namespace, is_dns1123_label};
 use super::newtypes::PromDuration;
 use crate::api::MLService;
+use crate::api::mlservice::{
+    FeatureStoreSpec, ModelSpec, MonitoringSpec, ResourcesSpec, TracingSpec,
+};
 
 /// Where the weights come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,21 +144,52 @@ fn model_token(text: &str) -> Result<String, String> {
     }
 }
 
-/// Validates an MLService (as read from the API server or from a file).
+/// Validates an MLService (as read from the API server or from a file). Every section is
+/// checked, so that one answer names every refused field.
 pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationErrors> {
     let mut c = Collector::default();
     let spec = &mls.spec;
     let name = c.take("metadata.name", ResourceName::new(&mls.name_any()));
-    let namespace = mls.namespace().unwrap_or_else(|| "default".into());
-    if !is_dns1123_label(&namespace) {
-        c.push(
-            "metadata.namespace",
-            format!("{namespace:?} is not a valid namespace name"),
-        );
-    }
-    let model_name = c.take("spec.model.name", model_token(&spec.model.name));
-    let model_version = c.take("spec.model.version", model_token(&spec.model.version));
-    let weights = match &spec.model.weights_volume_claim {
+    let namespace = checked_namespace(&mut c, mls.namespace());
+    let model = model(&mut c, &spec.model);
+    check_image(&mut c, spec.image.as_deref());
+    check_replicas(&mut c, spec.replicas);
+    let resources = resources(&mut c, &spec.resources);
+    let feature_store = spec
+        .feature_store
+        .as_ref()
+        .map(|fs| feature_store(&mut c, fs));
+    let tracing = spec.tracing.as_ref().map(|t| trace_export(&mut c, t));
+    let scrape_interval = monitoring(&mut c, &spec.monitoring);
+    let owner = mls.controller_owner_ref(&());
+    let m = &spec.monitoring;
+    c.finish(|| {
+        let (model_name, model_version, weights) = model.expect("checked");
+        ValidMlService {
+            name: name.expect("checked"),
+            namespace,
+            owner,
+            model_name,
+            model_version,
+            weights,
+            image: spec.image.clone(),
+            replicas: spec.replicas,
+            resources: resources.expect("checked"),
+            feature_store,
+            tracing,
+            scrape_interval: scrape_interval.expect("checked"),
+            dashboard: m.dashboard,
+            drift_thresholds: (m.drift.warning, m.drift.critical),
+            service_monitor_labels: m.service_monitor_labels.clone(),
+        }
+    })
+}
+
+/// `spec.model`: name, version and where the weights come from.
+fn model(c: &mut Collector, model: &ModelSpec) -> Option<(String, String, ModelWeights)> {
+    let name = c.take("spec.model.name", model_token(&model.name));
+    let version = c.take("spec.model.version", model_token(&model.version));
+    let weights = match &model.weights_volume_claim {
         None => Some(ModelWeights::Bundled),
         Some(claim) if claim.len() <= 253 && claim.split('.').all(is_dns1123_label) => {
             Some(ModelWeights::VolumeClaim(claim.clone()))
@@ -168,7 +202,11 @@ pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationE
             None
         }
     };
-    if let Some(image) = &spec.image
+    Some((name?, version?, weights?))
+}
+
+fn check_image(c: &mut Collector, image: Option<&str>) {
+    if let Some(image) = image
         && (image.is_empty()
             || image
                 .chars()
@@ -176,13 +214,19 @@ pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationE
     {
         c.push("spec.image", format!("{image:?} is not an image reference"));
     }
-    if !(0..=100).contains(&spec.replicas) {
+}
+
+fn check_replicas(c: &mut Collector, replicas: i32) {
+    if !(0..=100).contains(&replicas) {
         c.push(
             "spec.replicas",
-            format!("must be between 0 and 100, got {}", spec.replicas),
+            format!("must be between 0 and 100, got {replicas}"),
         );
     }
-    let r = &spec.resources;
+}
+
+/// `spec.resources`: quantities and the GPU count.
+fn resources(c: &mut Collector, r: &ResourcesSpec) -> Option<Resources> {
     let cpu = c.take("spec.resources.cpu", quantity(&r.cpu));
     let cpu_limit = match &r.cpu_limit {
         None => Some(None),
@@ -199,49 +243,64 @@ pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationE
             None
         }
     };
-    let feature_store = spec.feature_store.as_ref().map(|fs| {
-        let address = c.take(
-            "spec.featureStore.address",
-            url(&fs.address, &["redis://", "rediss://"]),
+    Some(Resources {
+        cpu: cpu?,
+        cpu_limit: cpu_limit?,
+        memory: memory?,
+        gpu: gpu?,
+    })
+}
+
+/// `spec.featureStore`: address, timeout and the password's Secret. A refused field leaves
+/// its default; the collected error keeps the whole MLService from validating.
+fn feature_store(c: &mut Collector, fs: &FeatureStoreSpec) -> FeatureStore {
+    let address = c.take(
+        "spec.featureStore.address",
+        url(&fs.address, &["redis://", "rediss://"]),
+    );
+    if !(1..=10_000).contains(&fs.timeout_ms) {
+        c.push(
+            "spec.featureStore.timeoutMs",
+            format!("must be between 1 and 10000, got {}", fs.timeout_ms),
         );
-        if !(1..=10_000).contains(&fs.timeout_ms) {
+    }
+    let credentials = fs.credentials_secret.as_ref().map(|s| {
+        if !s.name.split('.').all(is_dns1123_label) || s.name.len() > 253 {
             c.push(
-                "spec.featureStore.timeoutMs",
-                format!("must be between 1 and 10000, got {}", fs.timeout_ms),
+                "spec.featureStore.credentialsSecret.name",
+                format!("{:?} is not a Secret name", s.name),
             );
         }
-        let credentials = fs.credentials_secret.as_ref().map(|s| {
-            if !s.name.split('.').all(is_dns1123_label) || s.name.len() > 253 {
-                c.push(
-                    "spec.featureStore.credentialsSecret.name",
-                    format!("{:?} is not a Secret name", s.name),
-                );
-            }
-            (s.name.clone(), s.key.clone())
-        });
-        FeatureStore {
-            address: address.unwrap_or_default(),
-            credentials,
-            timeout_ms: fs.timeout_ms.max(1) as u32,
-        }
+        (s.name.clone(), s.key.clone())
     });
-    let tracing = spec.tracing.as_ref().map(|t| {
-        let endpoint = c.take(
-            "spec.tracing.otlpEndpoint",
-            url(&t.otlp_endpoint, &["http://", "https://"]),
+    FeatureStore {
+        address: address.unwrap_or_default(),
+        credentials,
+        timeout_ms: fs.timeout_ms.max(1) as u32,
+    }
+}
+
+/// `spec.tracing`: the OTLP endpoint and the sampling ratio (defaults as for the feature
+/// store when refused).
+fn trace_export(c: &mut Collector, t: &TracingSpec) -> Tracing {
+    let endpoint = c.take(
+        "spec.tracing.otlpEndpoint",
+        url(&t.otlp_endpoint, &["http://", "https://"]),
+    );
+    if !(0.0..=1.0).contains(&t.sampling_ratio) {
+        c.push(
+            "spec.tracing.samplingRatio",
+            format!("must be between 0 and 1, got {}", t.sampling_ratio),
         );
-        if !(0.0..=1.0).contains(&t.sampling_ratio) {
-            c.push(
-                "spec.tracing.samplingRatio",
-                format!("must be between 0 and 1, got {}", t.sampling_ratio),
-            );
-        }
-        Tracing {
-            otlp_endpoint: endpoint.unwrap_or_default(),
-            sampling_ratio: t.sampling_ratio,
-        }
-    });
-    let m = &spec.monitoring;
+    }
+    Tracing {
+        otlp_endpoint: endpoint.unwrap_or_default(),
+        sampling_ratio: t.sampling_ratio,
+    }
+}
+
+/// `spec.monitoring`: the scrape interval (returned), drift thresholds, ServiceMonitor labels.
+fn monitoring(c: &mut Collector, m: &MonitoringSpec) -> Option<PromDuration> {
     let scrape_interval = c.take(
         "spec.monitoring.scrapeInterval",
         PromDuration::parse(&m.scrape_interval),
@@ -257,31 +316,9 @@ pub fn validate_mlservice(mls: &MLService) -> Result<ValidMlService, ValidationE
         );
     }
     check_k8s_labels_into(
-        &mut c,
+        c,
         "spec.monitoring.serviceMonitorLabels",
         &m.service_monitor_labels,
     );
-    let owner = mls.controller_owner_ref(&());
-    c.finish(|| ValidMlService {
-        name: name.expect("checked"),
-        namespace,
-        owner,
-        model_name: model_name.expect("checked"),
-        model_version: model_version.expect("checked"),
-        weights: weights.expect("checked"),
-        image: spec.image.clone(),
-        replicas: spec.replicas,
-        resources: Resources {
-            cpu: cpu.expect("checked"),
-            cpu_limit: cpu_limit.expect("checked"),
-            memory: memory.expect("checked"),
-            gpu: gpu.expect("checked"),
-        },
-        feature_store,
-        tracing,
-        scrape_interval: scrape_interval.expect("checked"),
-        dashboard: m.dashboard,
-        drift_thresholds: (drift.warning, drift.critical),
-        service_monitor_labels: m.service_monitor_labels.clone(),
-    })
+    scrape_interval
 }

@@ -109,6 +109,19 @@ fn k8s_label_value(value: &str) -> Result<(), String> {
     }
 }
 
+/// The namespace of an object, `default` when it has none; one that is not a DNS-1123 label
+/// is reported under `metadata.namespace`.
+pub(crate) fn checked_namespace(c: &mut Collector, namespace: Option<String>) -> String {
+    let namespace = namespace.unwrap_or_else(|| "default".into());
+    if !is_dns1123_label(&namespace) {
+        c.push(
+            "metadata.namespace",
+            format!("{namespace:?} is not a valid namespace name"),
+        );
+    }
+    namespace
+}
+
 /// Checks Kubernetes object labels, reporting each bad entry under `field`.
 pub(crate) fn check_k8s_labels_into(
     c: &mut Collector,

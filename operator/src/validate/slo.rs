@@ -7,8 +7,9 @@ use kube::{Resource, ResourceExt};
 use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC, label};
 
 use super::errors::{Collector, ValidationErrors};
-use super::names::{ResourceName, check_prometheus_labels, is_dns1123_label};
+use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
 use super::newtypes::{LatencyThreshold, Objective, Window};
+use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
 use crate::promql::{MatchOp, Matcher, Selector};
 
@@ -125,31 +126,51 @@ fn runbook(text: &str) -> Result<String, String> {
 }
 
 /// Validates an SLO. `target` is the MLService named by `spec.target.mlService`, if it
-/// exists (the caller looks it up in the cluster, or in the set being rendered).
+/// exists (the caller looks it up in the cluster, or in the set being rendered). Every section
+/// is checked, so that one answer names every refused field.
 pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, ValidationErrors> {
     let mut c = Collector::default();
     let spec = &slo.spec;
     let name = c.take("metadata.name", ResourceName::new(&slo.name_any()));
-    let namespace = slo.namespace().unwrap_or_else(|| "default".into());
-    if !is_dns1123_label(&namespace) {
-        c.push(
-            "metadata.namespace",
-            format!("{namespace:?} is not a valid namespace name"),
-        );
-    }
+    let namespace = checked_namespace(&mut c, slo.namespace());
     let objective = c.take("spec.objective", Objective::new(spec.objective));
     let window = c.take("spec.window", Window::parse(&spec.window));
+    let target_name = checked_target(&mut c, spec.target.as_ref(), target, &namespace);
+    let sli = indicator(
+        &mut c,
+        &spec.indicator,
+        spec.target.is_some(),
+        target_name.as_ref(),
+        &namespace,
+    );
+    let alerting = alerting(&mut c, &spec.alerting);
+    let owner = slo.controller_owner_ref(&());
+    c.finish(|| ValidSlo {
+        name: name.expect("checked"),
+        namespace,
+        owner,
+        target: target_name,
+        objective: objective.expect("checked"),
+        window: window.expect("checked"),
+        sli: sli.expect("checked"),
+        alerting: alerting.expect("checked"),
+    })
+}
 
-    let target_name = spec
-        .target
-        .as_ref()
-        .and_then(|t| c.take("spec.target.mlService", ResourceName::new(&t.ml_service)));
-    if let Some(t) = &target_name {
-        let found = target.is_some_and(|m| {
+/// `spec.target`: a valid name of an MLService that exists in the SLO's namespace.
+fn checked_target(
+    c: &mut Collector,
+    spec: Option<&SloTarget>,
+    found: Option<&MLService>,
+    namespace: &str,
+) -> Option<ResourceName> {
+    let name = spec.and_then(|t| c.take("spec.target.mlService", ResourceName::new(&t.ml_service)));
+    if let Some(t) = &name {
+        let exists = found.is_some_and(|m| {
             m.name_any() == t.as_str()
                 && m.namespace().unwrap_or_else(|| "default".into()) == namespace
         });
-        if !found {
+        if !exists {
             c.push(
                 "spec.target.mlService",
                 format!(
@@ -159,20 +180,33 @@ pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, V
             );
         }
     }
-    let ind = &spec.indicator;
+    name
+}
+
+/// `spec.indicator`: exactly one of availability and latency (of the target's series) or
+/// ratio (of the user's own selectors). `has_target` says whether `spec.target` is set at all,
+/// `target` is its name when valid.
+fn indicator(
+    c: &mut Collector,
+    ind: &Indicator,
+    has_target: bool,
+    target: Option<&ResourceName>,
+    namespace: &str,
+) -> Option<Sli> {
     let set = [
         ind.availability.is_some(),
         ind.latency.is_some(),
         ind.ratio.is_some(),
     ];
-    let sli = if set.iter().filter(|x| **x).count() != 1 {
+    if set.iter().filter(|x| **x).count() != 1 {
         c.push(
             "spec.indicator",
             "set exactly one of availability, latency, ratio",
         );
-        None
-    } else if let Some(ratio) = &ind.ratio {
-        if spec.target.is_some() {
+        return None;
+    }
+    if let Some(ratio) = &ind.ratio {
+        if has_target {
             c.push(
                 "spec.target",
                 "a ratio indicator carries its own selectors: remove spec.target",
@@ -183,36 +217,39 @@ pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, V
             Selector::parse(&ratio.errors),
         );
         let total = c.take("spec.indicator.ratio.total", Selector::parse(&ratio.total));
-        errors
-            .zip(total)
-            .map(|(errors, total)| Sli::Ratio { errors, total })
-    } else if let Some(t) = &target_name {
-        if let Some(latency) = &ind.latency {
-            c.take(
-                "spec.indicator.latency.threshold",
-                LatencyThreshold::parse(&latency.threshold),
-            )
-            .map(|threshold| Sli::Latency {
-                histogram: service_selector(REQUEST_DURATION_METRIC, &namespace, t.as_str()),
-                threshold,
-            })
-        } else {
-            Some(Sli::Availability {
-                requests: service_selector(REQUESTS_TOTAL_METRIC, &namespace, t.as_str()),
-            })
-        }
-    } else {
-        if spec.target.is_none() {
+        return Some(Sli::Ratio {
+            errors: errors?,
+            total: total?,
+        });
+    }
+    let Some(t) = target else {
+        if !has_target {
             c.push(
                 "spec.target.mlService",
                 "availability and latency indicators need spec.target.mlService",
             );
         }
-        None
+        return None;
     };
+    match &ind.latency {
+        Some(latency) => c
+            .take(
+                "spec.indicator.latency.threshold",
+                LatencyThreshold::parse(&latency.threshold),
+            )
+            .map(|threshold| Sli::Latency {
+                histogram: service_selector(REQUEST_DURATION_METRIC, namespace, t.as_str()),
+                threshold,
+            }),
+        None => Some(Sli::Availability {
+            requests: service_selector(REQUESTS_TOTAL_METRIC, namespace, t.as_str()),
+        }),
+    }
+}
 
-    let a = &spec.alerting;
-    let mut tier = |field: &str, t: &crate::api::slo::AlertTier| {
+/// `spec.alerting`: tier labels (legal, none reserved), runbook URL, traffic guard.
+fn alerting(c: &mut Collector, a: &Alerting) -> Option<AlertingPolicy> {
+    let mut tier = |field: &str, t: &AlertTier| {
         if let Err(reason) = check_prometheus_labels(&t.labels, RESERVED_ALERT_LABELS) {
             c.push(format!("spec.alerting.{field}.labels"), reason);
         }
@@ -237,21 +274,11 @@ pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, V
             ),
         );
     }
-    let owner = slo.controller_owner_ref(&());
-    c.finish(|| ValidSlo {
-        name: name.expect("checked"),
-        namespace,
-        owner,
-        target: target_name,
-        objective: objective.expect("checked"),
-        window: window.expect("checked"),
-        sli: sli.expect("checked"),
-        alerting: AlertingPolicy {
-            page,
-            ticket,
-            runbook_url: runbook_url.expect("checked"),
-            minimum_requests_per_hour: a.minimum_requests_per_hour,
-            metrics_absent: a.metrics_absent,
-        },
+    Some(AlertingPolicy {
+        page,
+        ticket,
+        runbook_url: runbook_url?,
+        minimum_requests_per_hour: a.minimum_requests_per_hour,
+        metrics_absent: a.metrics_absent,
     })
 }
