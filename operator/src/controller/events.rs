@@ -35,7 +35,12 @@ pub async fn warn<K: Resource<DynamicType = ()>>(
         action: action.to_owned(),
         secondary: None,
     };
-    if let Err(err) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+    // The recorder folds Events of one reason about one object, seen within minutes, into a
+    // series of the first, which keeps the first note. Naming the object's version makes the
+    // Event of an edited spec (a new version) an Event of its own, with its own note.
+    let mut regarding = obj.object_ref(&());
+    regarding.resource_version = obj.meta().resource_version.clone();
+    if let Err(err) = ctx.recorder.publish(&event, &regarding).await {
         tracing::warn!(error = %err, reason, "could not publish event");
     }
 }
