@@ -18,6 +18,9 @@ struct Observed {
     at: Option<Instant>,
 }
 
+/// Where `acquireTime` and `renewTime` come from: the system clock, or a test's own.
+type WallClock = Box<dyn Fn() -> Timestamp + Send + Sync>;
+
 /// One replica's view of the Lease.
 pub struct LeaseLock {
     api: Api<Lease>,
@@ -25,6 +28,7 @@ pub struct LeaseLock {
     identity: String,
     duration: Duration,
     observed: Observed,
+    wall_clock: WallClock,
 }
 
 impl LeaseLock {
@@ -41,6 +45,16 @@ impl LeaseLock {
             identity: identity.to_owned(),
             duration,
             observed: Observed::default(),
+            wall_clock: Box::new(Timestamp::now),
+        }
+    }
+
+    /// The same lock, writing times from `clock` (tests assert the exact Lease written).
+    #[cfg(test)]
+    pub fn with_wall_clock(self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        Self {
+            wall_clock: Box::new(clock),
+            ..self
         }
     }
 
@@ -57,7 +71,7 @@ impl LeaseLock {
 
     /// Takes or renews the Lease. Ok(true): this replica holds it now.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
-        let now = Timestamp::now();
+        let now = (self.wall_clock)();
         let Some(lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -123,7 +137,7 @@ impl LeaseLock {
         }
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
-        spec.renew_time = Some(MicroTime(Timestamp::now()));
+        spec.renew_time = Some(MicroTime((self.wall_clock)()));
         self.api
             .replace(&self.name, &PostParams::default(), &lease)
             .await
