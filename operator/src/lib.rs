@@ -21,6 +21,8 @@ pub mod validate;
 pub mod builders;
 pub mod dashboards;
 pub mod labels;
+#[cfg(test)]
+mod mock_apiserver;
 pub mod monitoring_types;
 pub mod promql;
 pub mod slo_rules;

@@ -14,6 +14,8 @@ pub mod memory;
 pub mod metrics;
 pub mod mlservice;
 pub mod outcome;
+#[cfg(test)]
+mod reconcile_tests;
 pub mod slo;
 pub mod status;
 
