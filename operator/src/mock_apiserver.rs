@@ -224,6 +224,10 @@ impl Expect {
         Self::new(Method::PUT, path)
     }
 
+    pub fn delete(path: &str) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+
     /// A server-side apply of the operator: PATCH with the apply content type and
     /// [`APPLY_QUERY`].
     pub fn apply(path: &str) -> Self {
@@ -261,7 +265,7 @@ impl Expect {
 
     fn check(&self, seen: &Seen) -> Result<(), String> {
         if seen.method != self.method || seen.path != self.path {
-            return Err("another method or path".into());
+            return Err("method or path differs".into());
         }
         if seen.query != self.query {
             return Err(format!(
@@ -383,6 +387,11 @@ impl Reply {
             onto,
             resource_version: resource_version.to_owned(),
         }
+    }
+
+    /// The answer to a delete carried out.
+    pub fn deleted() -> Self {
+        Self::ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}))
     }
 
     pub fn failure(code: u16) -> Self {

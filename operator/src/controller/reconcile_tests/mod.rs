@@ -3,6 +3,7 @@
 //! the harness (a context on a mocked client, caches filled by hand, the parents, the desired
 //! children from the pure builders); no production code depends on it.
 
+mod apply;
 mod errors;
 mod status_events;
 
@@ -39,9 +40,16 @@ const REQUEUE_AFTER: Duration = Duration::from_secs(300);
 /// Where each object of the scenarios lives on the API server.
 mod path {
     pub const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/fraud/deployments/fraud-detector";
+    pub const SERVICE: &str = "/api/v1/namespaces/fraud/services/fraud-detector";
+    pub const SERVICE_MONITOR: &str =
+        "/apis/monitoring.coreos.com/v1/namespaces/fraud/servicemonitors/fraud-detector";
+    pub const MLS_DASHBOARD: &str =
+        "/api/v1/namespaces/fraud/configmaps/mls-fraud-detector-dashboard";
     pub const MLS_STATUS: &str =
         "/apis/tidewatch.io/v1alpha1/namespaces/fraud/mlservices/fraud-detector/status";
     pub const RULE: &str = "/apis/monitoring.coreos.com/v1/namespaces/fraud/prometheusrules/slo-fraud-detector-availability";
+    pub const SLO_DASHBOARD: &str =
+        "/api/v1/namespaces/fraud/configmaps/slo-fraud-detector-availability-dashboard";
     pub const SLO_STATUS: &str =
         "/apis/tidewatch.io/v1alpha1/namespaces/fraud/slos/fraud-detector-availability/status";
     pub const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/fraud/events";
@@ -210,6 +218,7 @@ impl MlsChildren {
 /// What the pure builders make of a valid SLO.
 struct SloChildren {
     rule: Value,
+    dashboard: Value,
 }
 
 impl SloChildren {
@@ -218,6 +227,7 @@ impl SloChildren {
         let settings = OperatorSettings::default();
         Self {
             rule: to_json(&builders::prometheus_rule(&valid, &settings)),
+            dashboard: to_json(&builders::slo_dashboard_configmap(&valid, &settings)),
         }
     }
 }
