@@ -2,7 +2,8 @@
 //! scripted verifier instead of a network. A scenario lists the requests one step must send,
 //! in order (method, path, query, content type and body each checked) and the answer to each;
 //! a request that differs, one that is not expected, one that never comes, or a client that
-//! does not finish fails the test with a message naming the request. No sockets, no sleeps.
+//! does not finish fails the test with a message naming the request. No sockets; the one
+//! timer bounds a client that hangs.
 
 use std::fmt;
 use std::future::Future;
@@ -15,8 +16,7 @@ use serde_json::{Value, json};
 use tower_test::mock::{self, Handle};
 
 /// The query of every server-side apply of the operator: its field manager, forced.
-pub const APPLY_QUERY: &[(&str, &str)] =
-    &[("fieldManager", "tidewatch-operator"), ("force", "true")];
+const APPLY_QUERY: &[(&str, &str)] = &[("fieldManager", "tidewatch-operator"), ("force", "true")];
 
 /// The content type that makes a PATCH a server-side apply.
 const APPLY_PATCH: &str = "application/apply-patch+yaml";
@@ -55,14 +55,26 @@ impl ApiServerVerifier {
     /// request comes after the last expected one, when the client finishes before every
     /// expected request came, or when it has not finished within the patience.
     pub async fn run<F: Future>(&mut self, scenario: Vec<Expect>, client: F) -> F::Output {
+        match self.try_run(scenario, client).await {
+            Ok(output) => output,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// [`Self::run`], with the failure as a message instead of a panic.
+    async fn try_run<F: Future>(
+        &mut self,
+        scenario: Vec<Expect>,
+        client: F,
+    ) -> Result<F::Output, String> {
         let total = scenario.len();
         let mut expected = scenario.into_iter().enumerate();
+        let describe =
+            |(index, next): (usize, Expect)| format!("request {} of {total}, {next}", index + 1);
         self.bodies.clear();
         let mut client = std::pin::pin!(client);
         let deadline = tokio::time::sleep(self.patience);
         let mut deadline = std::pin::pin!(deadline);
-        let describe =
-            |(index, next): (usize, Expect)| format!("request {} of {total}, {next}", index + 1);
         loop {
             tokio::select! {
                 biased;
@@ -70,23 +82,29 @@ impl ApiServerVerifier {
                     let (request, respond) = request.expect("the client under test was dropped");
                     let seen = Seen::read(request).await;
                     let Some((index, expect)) = expected.next() else {
-                        panic!("unexpected request after the {total} expected: {seen}");
+                        return Err(format!("unexpected request after the {total} expected: {seen}"));
                     };
                     if let Err(difference) = expect.check(&seen) {
-                        panic!("request {} of {total}: {difference}\n  expected {expect}\n  got      {seen}", index + 1);
+                        return Err(format!(
+                            "request {} of {total}: {difference}\n  expected {expect}\n  got      {seen}",
+                            index + 1
+                        ));
                     }
                     respond.send_response(expect.reply.answer(&seen.body));
                     self.bodies.push(seen.body);
                 }
                 output = &mut client => {
-                    if let Some(missing) = expected.next().map(describe) {
-                        panic!("the client finished without sending {missing}");
-                    }
-                    return output;
+                    return match expected.next().map(describe) {
+                        Some(missing) => Err(format!("the client finished without sending {missing}")),
+                        None => Ok(output),
+                    };
                 }
                 () = &mut deadline => {
-                    let state = expected.next().map(describe).map_or_else(|| "after every expected request".to_owned(), |next| format!("waiting for {next}"));
-                    panic!("the client did not finish within {:?}, {state}", self.patience);
+                    let state = expected.next().map(describe).map_or_else(
+                        || "after every expected request".to_owned(),
+                        |next| format!("waiting for {next}"),
+                    );
+                    return Err(format!("the client did not finish within {:?}, {state}", self.patience));
                 }
             }
         }
@@ -485,11 +503,12 @@ mod tests {
     async fn a_missing_request_fails_with_its_description() {
         let (client, mut api) = client();
         let scenario = vec![Expect::get("/api/v1/namespaces/ns/configmaps/a")];
-        let run = tokio::spawn(async move { api.run(scenario, async { drop(client) }).await });
-        let panic = run.await.expect_err("the scenario must fail").into_panic();
-        let message = panic.downcast_ref::<String>().expect("a message");
+        let failure = api
+            .try_run(scenario, async { drop(client) })
+            .await
+            .unwrap_err();
         assert_eq!(
-            message,
+            failure,
             "the client finished without sending request 1 of 1, GET /api/v1/namespaces/ns/configmaps/a"
         );
     }
@@ -497,16 +516,51 @@ mod tests {
     #[tokio::test]
     async fn an_unexpected_request_fails_with_the_request() {
         let (client, mut api) = client();
-        let run = tokio::spawn(async move {
-            let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-                kube::Api::namespaced(client, "ns");
-            api.run(Vec::new(), configmaps.get("a")).await
-        });
-        let panic = run.await.expect_err("the scenario must fail").into_panic();
-        let message = panic.downcast_ref::<String>().expect("a message");
+        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client, "ns");
+        let failure = api
+            .try_run(Vec::new(), configmaps.get("a"))
+            .await
+            .unwrap_err();
         assert_eq!(
-            message,
+            failure,
             "unexpected request after the 0 expected: GET /api/v1/namespaces/ns/configmaps/a"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_that_differs_fails_with_the_difference() {
+        let (client, mut api) = client();
+        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client, "ns");
+        let scenario = vec![
+            Expect::apply("/api/v1/namespaces/ns/configmaps/a").body(json!({"data": {"k": "v"}})),
+        ];
+        let patch = kube::api::Patch::Apply(json!({"data": {"k": "w"}}));
+        let params = kube::api::PatchParams::apply("tidewatch-operator").force();
+        let failure = api
+            .try_run(scenario, configmaps.patch("a", &params, &patch))
+            .await
+            .unwrap_err();
+        assert!(
+            failure
+                .starts_with("request 1 of 1: body differs at /data/k: expected \"v\", got \"w\""),
+            "{failure}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_hangs_fails_once_the_patience_is_spent() {
+        let (_client, api) = client();
+        let mut api = api.with_patience(Duration::from_secs(3));
+        let scenario = vec![Expect::get("/api/v1/namespaces/ns/configmaps/a")];
+        let failure = api
+            .try_run(scenario, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            failure,
+            "the client did not finish within 3s, waiting for request 1 of 1, GET /api/v1/namespaces/ns/configmaps/a"
         );
     }
 }
