@@ -469,7 +469,13 @@ fn failure_status(code: StatusCode) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+
     use super::*;
+
+    fn configmaps(client: Client) -> kube::Api<ConfigMap> {
+        kube::Api::namespaced(client, "ns")
+    }
 
     #[test]
     fn inclusion_names_the_first_difference() {
@@ -516,8 +522,7 @@ mod tests {
     #[tokio::test]
     async fn an_unexpected_request_fails_with_the_request() {
         let (client, mut api) = client();
-        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-            kube::Api::namespaced(client, "ns");
+        let configmaps = configmaps(client);
         let failure = api
             .try_run(Vec::new(), configmaps.get("a"))
             .await
@@ -531,8 +536,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_that_differs_fails_with_the_difference() {
         let (client, mut api) = client();
-        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-            kube::Api::namespaced(client, "ns");
+        let configmaps = configmaps(client);
         let scenario = vec![
             Expect::apply("/api/v1/namespaces/ns/configmaps/a").body(json!({"data": {"k": "v"}})),
         ];

@@ -12,9 +12,11 @@ use crate::mock_apiserver::Reply;
 /// A converged MLService and its harness, the status already written once.
 async fn settled(mut mls: MLService) -> (Harness, MLService) {
     let mut harness = converged(&mls);
-    let write = Expect::apply(path::MLS_STATUS)
-        .body_includes(json!({"status": {"observedGeneration": 1}}))
-        .reply(Reply::applied_onto(to_json(&mls), "20"));
+    let write = status_write(
+        path::MLS_STATUS,
+        &mls,
+        json!({"status": {"observedGeneration": 1}}),
+    );
     harness
         .reconcile_mlservice(&mls, vec![write])
         .await
@@ -54,12 +56,14 @@ async fn a_new_mlservice_gets_every_child_applied_then_its_status() {
             "5",
             &rollout_status(1),
         ))),
-        Expect::apply(path::MLS_STATUS)
-            .body_includes(json!({"status": {
+        status_write(
+            path::MLS_STATUS,
+            &mls,
+            json!({"status": {
                 "readyReplicas": 1,
                 "conditions": conditions(("False", "PodsNotReady"), ("True", "RollingOut"), ("False", "Reconciled")),
-            }}))
-            .reply(Reply::applied_onto(to_json(&mls), "6")),
+            }}),
+        ),
     ];
     let action = harness.reconcile_mlservice(&mls, scenario).await;
     assert_eq!(
@@ -87,13 +91,19 @@ async fn children_the_cache_shows_as_desired_are_not_written() {
     assert_eq!(action.unwrap(), Action::requeue(REQUEUE_AFTER));
 }
 
-#[tokio::test]
-async fn a_hand_edited_child_is_applied_again_and_no_other() {
+/// A settled MLService whose cached Service someone edited, and the desired Service.
+async fn with_hand_edited_service() -> (Harness, MLService, Value) {
     let (mut harness, mls) = settled(mlservice(serving_spec())).await;
     let desired = MlsChildren::of(&mls).service;
     let mut edited = live(&desired, "uid-s", "40", &json!({}));
     edited["spec"]["ports"][0]["port"] = json!(9999);
     harness.cache(ChildKind::Service, &edited);
+    (harness, mls, desired)
+}
+
+#[tokio::test]
+async fn a_hand_edited_child_is_applied_again_and_no_other() {
+    let (mut harness, mls, desired) = with_hand_edited_service().await;
     let scenario = vec![
         Expect::apply(path::SERVICE)
             .body(desired)
@@ -104,11 +114,7 @@ async fn a_hand_edited_child_is_applied_again_and_no_other() {
 
 #[tokio::test]
 async fn a_child_the_server_normalises_is_not_applied_again_until_it_changes() {
-    let (mut harness, mls) = settled(mlservice(serving_spec())).await;
-    let desired = MlsChildren::of(&mls).service;
-    let mut edited = live(&desired, "uid-s", "40", &json!({}));
-    edited["spec"]["ports"][0]["port"] = json!(9999);
-    harness.cache(ChildKind::Service, &edited);
+    let (mut harness, mls, desired) = with_hand_edited_service().await;
     // The server stores our apply in a form that is not a superset of what was sent.
     let mut normalised = live(&desired, "uid-s", "41", &json!({}));
     normalised["spec"]["ports"][0]["targetPort"] = json!(8080);
@@ -150,15 +156,17 @@ async fn switch_dashboard_off(reply: Reply) -> (Harness, Result<Action, Error>) 
         Expect::delete(path::MLS_DASHBOARD)
             .body(json!({"propagationPolicy": "Background", "preconditions": {"uid": "uid-cm"}}))
             .reply(reply),
-        Expect::apply(path::MLS_STATUS)
-            .body_includes(json!({"status": {
+        status_write(
+            path::MLS_STATUS,
+            &mls,
+            json!({"status": {
                 "observedGeneration": 2,
                 "children": child_refs(&[
                     ("Deployment", "fraud-detector"), ("Service", "fraud-detector"),
                     ("ServiceMonitor", "fraud-detector"),
                 ]),
-            }}))
-            .reply(Reply::applied_onto(to_json(&mls), "21")),
+            }}),
+        ),
     ];
     let result = harness.reconcile_mlservice(&mls, scenario).await;
     (harness, result)
@@ -207,8 +215,10 @@ async fn a_new_slo_gets_its_rule_and_dashboard_applied_then_its_status() {
         Expect::apply(path::SLO_DASHBOARD)
             .body(children.dashboard.clone())
             .reply(Reply::applied("2")),
-        Expect::apply(path::SLO_STATUS)
-            .body_includes(json!({
+        status_write(
+            path::SLO_STATUS,
+            &slo,
+            json!({
                 "apiVersion": "tidewatch.io/v1alpha1", "kind": "SLO",
                 "status": {
                     "observedGeneration": 1,
@@ -218,8 +228,8 @@ async fn a_new_slo_gets_its_rule_and_dashboard_applied_then_its_status() {
                     ]),
                     "conditions": conditions(("True", "Reconciled"), ("False", "Reconciled"), ("False", "Reconciled")),
                 },
-            }))
-            .reply(Reply::applied_onto(to_json(&slo), "3")),
+            }),
+        ),
     ];
     let action = harness.reconcile_slo(&slo, scenario).await;
     assert_eq!(action.unwrap(), Action::requeue(REQUEUE_AFTER));

@@ -79,9 +79,12 @@ async fn a_failed_status_write_counts_under_the_status_categories() {
         let mls = mlservice(serving_spec());
         let mut harness = converged(&mls);
         let scenario = vec![
-            Expect::apply(path::MLS_STATUS)
-                .body_includes(json!({"status": {"observedGeneration": 1}}))
-                .reply(Reply::failure(code)),
+            status_write(
+                path::MLS_STATUS,
+                &mls,
+                json!({"status": {"observedGeneration": 1}}),
+            )
+            .reply(Reply::failure(code)),
         ];
         let error = harness
             .reconcile_mlservice(&mls, scenario)
@@ -100,45 +103,25 @@ async fn a_failed_status_write_counts_under_the_status_categories() {
 async fn failures_back_off_exponentially_and_a_success_resets_the_backoff() {
     let mls = Arc::new(mlservice(serving_spec()));
     let mut harness = converged(&mls);
-    let status_write = |reply| {
-        vec![
-            Expect::apply(path::MLS_STATUS)
-                .body_includes(json!({"status": {"observedGeneration": 1}}))
-                .reply(reply),
-        ]
-    };
-    let mut retry_delays = Vec::new();
-    for reply in [
-        Reply::failure(503),
-        Reply::failure(503),
-        Reply::failure(500),
-    ] {
-        let error = harness
-            .reconcile_mlservice(&mls, status_write(reply))
-            .await
-            .unwrap_err();
-        retry_delays.push(mlservice::error_policy(
-            mls.clone(),
-            &error,
-            harness.ctx.clone(),
-        ));
-    }
-    let after_success = harness
-        .reconcile_mlservice(
-            &mls,
-            status_write(Reply::applied_onto(to_json(&*mls), "20")),
+    let write = || {
+        status_write(
+            path::MLS_STATUS,
+            &*mls,
+            json!({"status": {"observedGeneration": 1}}),
         )
-        .await;
-    assert_eq!(after_success.unwrap(), Action::requeue(REQUEUE_AFTER));
-    let error = harness
-        .reconcile_mlservice(&mls, status_write(Reply::failure(503)))
-        .await
-        .unwrap_err();
-    retry_delays.push(mlservice::error_policy(
-        mls.clone(),
-        &error,
-        harness.ctx.clone(),
-    ));
+    };
+    let failed = |code| write().reply(Reply::failure(code));
+    let mut retry_delays = Vec::new();
+    for attempt in [failed(503), failed(503), failed(500), write(), failed(503)] {
+        match harness.reconcile_mlservice(&mls, vec![attempt]).await {
+            Ok(action) => assert_eq!(action, Action::requeue(REQUEUE_AFTER)),
+            Err(error) => retry_delays.push(mlservice::error_policy(
+                mls.clone(),
+                &error,
+                harness.ctx.clone(),
+            )),
+        }
+    }
     let secs = |s| Action::requeue(Duration::from_secs(s));
     assert_eq!(retry_delays, [secs(2), secs(4), secs(8), secs(2)]);
 }

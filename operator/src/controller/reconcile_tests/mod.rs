@@ -253,6 +253,14 @@ fn rollout_status(ready: i32) -> Value {
     }})
 }
 
+/// A status write of `parent` by server-side apply, carrying at least the fields of `patch`,
+/// answered with the parent as stored after it.
+fn status_write(path: &str, parent: &impl serde::Serialize, patch: Value) -> Expect {
+    Expect::apply(path)
+        .body_includes(patch)
+        .reply(mock_apiserver::Reply::applied_onto(to_json(parent), "20"))
+}
+
 /// Conditions as a status write carries them, without their transition times.
 fn conditions(ready: (&str, &str), progressing: (&str, &str), degraded: (&str, &str)) -> Value {
     let condition = |type_: &str, (status, reason): (&str, &str)| json!({"type": type_, "status": status, "reason": reason, "observedGeneration": 1});

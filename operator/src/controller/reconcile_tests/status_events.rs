@@ -1,34 +1,24 @@
 //! Status writes (server-side apply of `status`, none when nothing changed) and Events (one
 //! when the Degraded condition appears or its message changes, none while it stays).
 
-use serde_json::{Value, json};
+use kube::Resource;
+use serde_json::json;
 
 use super::*;
 use crate::api::{MlServiceStatus, SloStatus};
 use crate::mock_apiserver::Reply;
 
-fn status_write(path: &str, onto: &impl serde::Serialize, status: Value) -> Expect {
-    Expect::apply(path)
-        .body_includes(status)
-        .reply(Reply::applied_onto(to_json(onto), "20"))
-}
-
-/// The Event of `version` of an invalid object.
-fn warning_event(
-    kind: &str,
-    name: &str,
-    uid: &str,
-    version: &str,
-    reason: &str,
-    note: &str,
-) -> Expect {
+/// The Warning Event about `invalid`, naming the version reconciled.
+fn warning_event<K: Resource<DynamicType = ()>>(invalid: &K, reason: &str, note: &str) -> Expect {
+    let meta = invalid.meta();
     Expect::post(path::EVENTS)
         .body_includes(json!({
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
             "type": "Warning", "reason": reason, "action": "Validate", "note": note,
             "regarding": {
-                "apiVersion": "tidewatch.io/v1alpha1", "kind": kind,
-                "namespace": NAMESPACE, "name": name, "uid": uid, "resourceVersion": version,
+                "apiVersion": "tidewatch.io/v1alpha1", "kind": K::kind(&()),
+                "namespace": meta.namespace, "name": meta.name, "uid": meta.uid,
+                "resourceVersion": meta.resource_version,
             },
             "reportingController": "tidewatch-operator", "reportingInstance": "replica-a",
         }))
@@ -83,14 +73,7 @@ async fn an_invalid_mlservice_reports_once_in_status_and_one_event_then_stays_qu
     // No child is applied from an invalid spec: the condition, then its Event, and nothing else.
     let scenario = vec![
         status_write(path::MLS_STATUS, &mls, status),
-        warning_event(
-            "MLService",
-            "fraud-detector",
-            MLS_UID,
-            "5",
-            "InvalidSpec",
-            message,
-        ),
+        warning_event(&mls, "InvalidSpec", message),
     ];
     let first = harness.reconcile_mlservice(&mls, scenario).await;
     assert_eq!(
@@ -116,14 +99,7 @@ async fn an_invalid_mlservice_reports_once_in_status_and_one_event_then_stays_qu
             &mls,
             json!({"status": {"observedGeneration": 2}}),
         ),
-        warning_event(
-            "MLService",
-            "fraud-detector",
-            MLS_UID,
-            "7",
-            "InvalidSpec",
-            changed,
-        ),
+        warning_event(&mls, "InvalidSpec", changed),
     ];
     harness.reconcile_mlservice(&mls, scenario).await.unwrap();
     let success =
@@ -146,14 +122,7 @@ async fn an_slo_whose_target_is_missing_reports_it_once() {
     });
     let scenario = vec![
         status_write(path::SLO_STATUS, &slo, status),
-        warning_event(
-            "SLO",
-            "fraud-detector-availability",
-            SLO_UID,
-            "3",
-            "TargetNotFound",
-            message,
-        ),
+        warning_event(&slo, "TargetNotFound", message),
     ];
     harness.reconcile_slo(&slo, scenario).await.unwrap();
     let written: SloStatus = harness.sent(0, "/status");
