@@ -21,8 +21,6 @@ pub mod validate;
 pub mod builders;
 pub mod dashboards;
 pub mod labels;
-#[cfg(test)]
-mod mock_apiserver;
 pub mod monitoring_types;
 pub mod promql;
 pub mod slo_rules;
@@ -35,3 +33,7 @@ pub mod report;
 // Cluster I/O.
 pub mod controller;
 pub mod runtime;
+
+// Test support: an API server answering the controllers' requests from a script.
+#[cfg(test)]
+mod mock_apiserver;

@@ -4,12 +4,8 @@
 pub mod config;
 pub mod http;
 pub mod leader;
-<<<<<<< HEAD
-=======
 #[cfg(test)]
 mod lease_tests;
-pub mod metrics;
->>>>>>> 5e7753b (Operator tests: a mocked API server; the Lease lock, status and Events on it)
 pub mod rbac;
 
 use std::sync::Arc;
