@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::api::{MLService, SLO};
 use crate::builders::{MlServiceChildren, SloChildren};
 use crate::validate::{
-    OperatorSettings, ValidMlService, ValidSlo, validate_mlservice, validate_slo,
+    OperatorSettings, ValidMlService, ValidSlo, ValidationErrors, validate_mlservice, validate_slo,
 };
 
 /// One input document: where it came from and its text position.
@@ -94,9 +94,6 @@ pub struct Rendered {
     /// Rules per SLO.
     pub rule_counts: Vec<RuleCount>,
 }
-
-/// A valid resource on its way out: namespace, name, kind order, children, rule count.
-type Entry = (String, String, u8, Vec<Manifest>, Option<RuleCount>);
 
 enum Parsed {
     MlService(Box<MLService>),
@@ -196,83 +193,28 @@ pub fn slo_children(slo: &ValidSlo, settings: &OperatorSettings) -> Vec<Manifest
 
 /// Renders `(file name, text)` inputs. Resources with errors produce no manifest.
 pub fn render(inputs: &[(String, String)], settings: &OperatorSettings) -> Rendered {
-    let mut rendered = Rendered::default();
-    let mut mlservices: Vec<(Source, MLService)> = Vec::new();
-    let mut slos: Vec<(Source, SLO)> = Vec::new();
-    for (file, text) in inputs {
-        for (source, value) in documents(text, file) {
-            match value.and_then(|v| parse_document(v, &source)) {
-                Ok(Some(Parsed::MlService(m))) => mlservices.push((source, *m)),
-                Ok(Some(Parsed::Slo(s))) => slos.push((source, *s)),
-                Ok(None) => {}
-                Err(e) => rendered.errors.push(e),
-            }
-        }
-    }
-    let key = |ns: Option<String>, name: String| (ns.unwrap_or_else(|| "default".into()), name);
-    // Two documents for one object would make the output depend on their order.
-    let mut seen: BTreeMap<(String, String, String), Source> = BTreeMap::new();
-    let mut duplicate = |kind: &str, ns: Option<String>, name: String, source: &Source| {
-        let (ns, name) = key(ns, name);
-        match seen.get(&(kind.to_owned(), ns.clone(), name.clone())) {
-            Some(first) => Some(RenderError {
-                origin: source.clone(),
-                field: "metadata.name".into(),
-                reason: format!(
-                    "{kind} {ns}/{name} is already defined at {}:{}",
-                    first.file, first.document
-                ),
-            }),
-            None => {
-                seen.insert((kind.to_owned(), ns, name), source.clone());
-                None
-            }
-        }
-    };
-    mlservices.retain(|(source, m)| {
-        match duplicate("MLService", m.namespace(), m.name_any(), source) {
-            Some(e) => {
-                rendered.errors.push(e);
-                false
-            }
-            None => true,
-        }
-    });
-    slos.retain(
-        |(source, s)| match duplicate("SLO", s.namespace(), s.name_any(), source) {
-            Some(e) => {
-                rendered.errors.push(e);
-                false
-            }
-            None => true,
-        },
-    );
-    let by_name: BTreeMap<(String, String), &MLService> = mlservices
+    let mut errors = Vec::new();
+    let Parents {
+        mut mlservices,
+        mut slos,
+    } = parse_inputs(inputs, &mut errors);
+    keep_first_definitions(&mut mlservices, &mut errors);
+    keep_first_definitions(&mut slos, &mut errors);
+    let targets: BTreeMap<(String, String), &MLService> = mlservices
         .iter()
         .map(|(_, m)| (key(m.namespace(), m.name_any()), m))
         .collect();
-    let mut sorted: Vec<Entry> = Vec::new();
-    let refuse = |source: &Source, errors: crate::validate::ValidationErrors| {
-        errors
-            .0
-            .into_iter()
-            .map(|f| RenderError {
-                origin: source.clone(),
-                field: f.field,
-                reason: f.reason,
-            })
-            .collect::<Vec<_>>()
-    };
+    let mut entries = Vec::new();
     for (source, m) in &mlservices {
         match validate_mlservice(m) {
-            Ok(valid) => sorted.push((
-                valid.namespace.clone(),
-                valid.name.to_string(),
-                0,
-                mlservice_children(&valid, settings),
-                None,
-            )),
-            Err(e) => rendered.errors.extend(refuse(source, e)),
+            Ok(valid) => entries.push(Entry {
+                namespace: valid.namespace.clone(),
+                parent_order: 0,
+                name: valid.name.to_string(),
+                manifests: mlservice_children(&valid, settings),
+                rule_count: None,
+            }),
+            Err(e) => errors.extend(refusals(source, e)),
         }
     }
     for (source, s) in &slos {
@@ -281,35 +223,124 @@ pub fn render(inputs: &[(String, String)], settings: &OperatorSettings) -> Rende
             .spec
             .target
             .as_ref()
-            .and_then(|t| by_name.get(&(ns.clone(), t.ml_service.clone())).copied());
+            .and_then(|t| targets.get(&(ns, t.ml_service.clone())).copied());
         match validate_slo(s, target) {
-            Ok(valid) => {
-                let group = crate::slo_rules::rule_group(&valid);
-                let recording = group.rules.iter().filter(|r| r.record.is_some()).count();
-                let count = RuleCount {
-                    slo: format!("{}/{}", valid.namespace, valid.name),
-                    recording,
-                    alerting: group.rules.len() - recording,
-                };
-                sorted.push((
-                    valid.namespace.clone(),
-                    valid.name.to_string(),
-                    1,
-                    slo_children(&valid, settings),
-                    Some(count),
-                ));
-            }
-            Err(e) => rendered.errors.extend(refuse(source, e)),
+            Ok(valid) => entries.push(Entry {
+                namespace: valid.namespace.clone(),
+                parent_order: 1,
+                name: valid.name.to_string(),
+                manifests: slo_children(&valid, settings),
+                rule_count: Some(rule_count(&valid)),
+            }),
+            Err(e) => errors.extend(refusals(source, e)),
         }
     }
-    sorted.sort_by(|a, b| (&a.0, a.2, &a.1).cmp(&(&b.0, b.2, &b.1)));
-    for (_, _, _, manifests, count) in sorted {
-        rendered.manifests.extend(manifests);
-        rendered.rule_counts.extend(count);
+    collect(entries, errors)
+}
+
+/// A valid resource on its way out.
+struct Entry {
+    namespace: String,
+    /// MLServices before SLOs within a namespace.
+    parent_order: u8,
+    name: String,
+    manifests: Vec<Manifest>,
+    rule_count: Option<RuleCount>,
+}
+
+/// The namespace (`default` when unset) and name of a resource.
+fn key(namespace: Option<String>, name: String) -> (String, String) {
+    (namespace.unwrap_or_else(|| "default".into()), name)
+}
+
+/// The resources of the inputs, each with the document it came from.
+#[derive(Default)]
+struct Parents {
+    mlservices: Vec<(Source, MLService)>,
+    slos: Vec<(Source, SLO)>,
+}
+
+/// Every document of every input, as the resources they hold; a document that is not one
+/// becomes an error.
+fn parse_inputs(inputs: &[(String, String)], errors: &mut Vec<RenderError>) -> Parents {
+    let mut parents = Parents::default();
+    for (file, text) in inputs {
+        for (source, value) in documents(text, file) {
+            match value.and_then(|v| parse_document(v, &source)) {
+                Ok(Some(Parsed::MlService(m))) => parents.mlservices.push((source, *m)),
+                Ok(Some(Parsed::Slo(s))) => parents.slos.push((source, *s)),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
     }
-    rendered.errors.sort_by(|a, b| {
+    parents
+}
+
+/// Refuses every definition of an object after its first: two documents for one object
+/// would make the output depend on their order.
+fn keep_first_definitions<K: Resource<DynamicType = ()>>(
+    resources: &mut Vec<(Source, K)>,
+    errors: &mut Vec<RenderError>,
+) {
+    let kind = K::kind(&());
+    let mut seen: BTreeMap<(String, String), Source> = BTreeMap::new();
+    resources.retain(|(source, resource)| {
+        let (ns, name) = key(resource.namespace(), resource.name_any());
+        match seen.get(&(ns.clone(), name.clone())) {
+            Some(first) => {
+                errors.push(RenderError {
+                    origin: source.clone(),
+                    field: "metadata.name".into(),
+                    reason: format!(
+                        "{kind} {ns}/{name} is already defined at {}:{}",
+                        first.file, first.document
+                    ),
+                });
+                false
+            }
+            None => {
+                seen.insert((ns, name), source.clone());
+                true
+            }
+        }
+    });
+}
+
+/// The validation errors of the resource at `source`, one per field.
+fn refusals(source: &Source, errors: ValidationErrors) -> impl Iterator<Item = RenderError> {
+    errors.0.into_iter().map(|f| RenderError {
+        origin: source.clone(),
+        field: f.field,
+        reason: f.reason,
+    })
+}
+
+fn rule_count(slo: &ValidSlo) -> RuleCount {
+    let group = crate::slo_rules::rule_group(slo);
+    let recording = group.rules.iter().filter(|r| r.record.is_some()).count();
+    RuleCount {
+        slo: format!("{}/{}", slo.namespace, slo.name),
+        recording,
+        alerting: group.rules.len() - recording,
+    }
+}
+
+/// Orders the output: manifests by namespace, parent kind and parent name; errors by file
+/// and document.
+fn collect(mut entries: Vec<Entry>, mut errors: Vec<RenderError>) -> Rendered {
+    entries.sort_by(|a, b| {
+        (&a.namespace, a.parent_order, &a.name).cmp(&(&b.namespace, b.parent_order, &b.name))
+    });
+    let mut rendered = Rendered::default();
+    for entry in entries {
+        rendered.manifests.extend(entry.manifests);
+        rendered.rule_counts.extend(entry.rule_count);
+    }
+    errors.sort_by(|a, b| {
         (&a.origin.file, a.origin.document).cmp(&(&b.origin.file, b.origin.document))
     });
+    rendered.errors = errors;
     rendered
 }
 

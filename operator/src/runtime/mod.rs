@@ -8,6 +8,7 @@ pub mod leader;
 mod lease_tests;
 pub mod rbac;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -17,11 +18,13 @@ use futures::future::{self, BoxFuture, FutureExt, Shared};
 use kube::Client;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
 use crate::controller::metrics::Metrics;
-use crate::controller::{self, Options};
+use crate::controller::{self, Options, Scope};
+use crate::validate::OperatorSettings;
 use config::{LogFormat, RunArgs};
 use http::Endpoints;
 use leader::LeaseLock;
@@ -78,68 +81,108 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("building the Kubernetes client")?;
+    let (metrics, endpoints) = serve_endpoints(args.metrics_address).await?;
+    let (stop, signalled) = stop_on_signal();
+    let identity = args.identity();
+    let controllers = Controllers {
+        client: client.clone(),
+        scopes: args.scopes(),
+        settings,
+        options: Options {
+            concurrency: args.concurrency,
+            requeue_after: args.requeue_after(),
+            instance: identity.clone(),
+        },
+        metrics,
+    };
+    if args.leader_election {
+        let lock = LeaseLock::new(
+            client,
+            &args.lease_namespace,
+            &args.lease_name,
+            &identity,
+            args.lease_duration(),
+        );
+        lead_while_elected(lock, &args, &endpoints, stop, &controllers).await;
+    } else {
+        client
+            .apiserver_version()
+            .await
+            .context("the API server does not answer")?;
+        endpoints.set_ready(true);
+        controllers.run(&stop).await;
+    }
+    signalled.abort();
+    Ok(())
+}
 
+/// Registers the operator's metrics and serves them with the health endpoints, not ready yet.
+async fn serve_endpoints(address: SocketAddr) -> anyhow::Result<(Metrics, Arc<Endpoints>)> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let endpoints = Arc::new(Endpoints {
         registry,
         ready: AtomicBool::new(false),
     });
-    let (address, server) = http::serve(args.metrics_address, endpoints.clone())
+    let (bound, server) = http::serve(address, endpoints.clone())
         .await
-        .with_context(|| format!("binding {}", args.metrics_address))?;
+        .with_context(|| format!("binding {address}"))?;
     tokio::spawn(server);
-    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
+    Ok((metrics, endpoints))
+}
 
-    let (stop_sender, stop_receiver) = watch::channel(false);
-    let stop = stop_signal(&stop_receiver);
-    let signalled = {
-        let stop_sender = stop_sender.clone();
-        tokio::spawn(async move {
-            termination_signal().await;
-            let _ = stop_sender.send(true);
-        })
-    };
+/// A stop that resolves on SIGTERM or SIGINT, and the task that waits for the signal.
+fn stop_on_signal() -> (Stop, JoinHandle<()>) {
+    let (sender, receiver) = watch::channel(false);
+    let signalled = tokio::spawn(async move {
+        termination_signal().await;
+        let _ = sender.send(true);
+    });
+    (stop_signal(&receiver), signalled)
+}
 
-    let identity = args.identity();
-    let options = Options {
-        concurrency: args.concurrency,
-        requeue_after: args.requeue_after(),
-        instance: identity.clone(),
-    };
-    let run_controllers = |stop: Stop| {
-        let runs = args.scopes().into_iter().map(|scope| {
-            tracing::info!(?scope, "starting controllers");
-            controller::run(
-                client.clone(),
-                scope,
-                settings.clone(),
-                options.clone(),
-                metrics.clone(),
-                stop.clone(),
-            )
-        });
+/// What the controllers of every watched scope need, to start them again each term.
+struct Controllers {
+    client: Client,
+    scopes: Vec<Scope>,
+    settings: OperatorSettings,
+    options: Options,
+    metrics: Metrics,
+}
+
+impl Controllers {
+    /// Runs the controllers of every scope until `stop` resolves.
+    fn run(&self, stop: &Stop) -> impl Future<Output = ()> + use<> {
+        let runs: Vec<_> = self
+            .scopes
+            .iter()
+            .map(|scope| {
+                tracing::info!(?scope, "starting controllers");
+                controller::run(
+                    self.client.clone(),
+                    scope.clone(),
+                    self.settings.clone(),
+                    self.options.clone(),
+                    self.metrics.clone(),
+                    stop.clone(),
+                )
+            })
+            .collect();
         future::join_all(runs).map(|_| ())
-    };
-
-    if !args.leader_election {
-        client
-            .apiserver_version()
-            .await
-            .context("the API server does not answer")?;
-        endpoints.set_ready(true);
-        run_controllers(stop).await;
-        signalled.abort();
-        return Ok(());
     }
+}
 
-    let mut lock = LeaseLock::new(
-        client.clone(),
-        &args.lease_namespace,
-        &args.lease_name,
-        &identity,
-        args.lease_duration(),
-    );
+/// Waits for leadership and runs the controllers for each term, until `stop`; then gives the
+/// Lease up so that a standby takes over at once.
+async fn lead_while_elected(
+    mut lock: LeaseLock,
+    args: &RunArgs,
+    endpoints: &Endpoints,
+    stop: Stop,
+    controllers: &Controllers,
+) {
+    let identity = controllers.options.instance.as_str();
     loop {
         tracing::info!(
             identity,
@@ -147,42 +190,50 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             namespace = args.lease_namespace,
             "waiting for leadership"
         );
-        if !acquire(&mut lock, &endpoints, stop.clone()).await {
+        if !acquire(&mut lock, endpoints, stop.clone()).await {
             break;
         }
         tracing::info!(identity, "became the leader");
-        // One term of leadership: the controllers stop on shutdown or when the Lease is lost.
-        let (term_sender, term_receiver) = watch::channel(false);
-        let term_stop = {
-            let (stop, term) = (stop.clone(), stop_signal(&term_receiver));
-            future::select(stop, term).map(|_| ()).boxed().shared()
-        };
-        let renew = renew_until_lost(&mut lock, &endpoints, stop.clone());
-        let controllers = run_controllers(term_stop);
-        futures::pin_mut!(renew);
-        futures::pin_mut!(controllers);
-        match future::select(controllers, renew).await {
-            future::Either::Left(((), _renew)) => break,
-            future::Either::Right((lost, controllers)) => {
-                let _ = term_sender.send(true);
-                controllers.await;
-                if !lost {
-                    break;
-                }
-                // Back to standby, in the same process: an API server outage longer than the
-                // renew deadline costs a term, not a restart.
-                tracing::warn!(identity, "lost the leader Lease; controllers stopped");
-            }
+        if !lead_one_term(&mut lock, endpoints, stop.clone(), controllers).await {
+            break;
         }
+        // Back to standby, in the same process: an API server outage longer than the renew
+        // deadline costs a term, not a restart.
+        tracing::warn!(identity, "lost the leader Lease; controllers stopped");
     }
-    signalled.abort();
     match lock.release().await {
         Ok(()) => tracing::info!("released the leader Lease"),
         Err(error) => {
             tracing::warn!(%error, "could not release the leader Lease; a standby takes over when it expires");
         }
     }
-    Ok(())
+}
+
+/// One term of leadership: the controllers run until shutdown or until the Lease is lost,
+/// whichever comes first. Returns whether it was lost.
+async fn lead_one_term(
+    lock: &mut LeaseLock,
+    endpoints: &Endpoints,
+    stop: Stop,
+    controllers: &Controllers,
+) -> bool {
+    let (term_sender, term_receiver) = watch::channel(false);
+    let term_stop = {
+        let (stop, term) = (stop.clone(), stop_signal(&term_receiver));
+        future::select(stop, term).map(|_| ()).boxed().shared()
+    };
+    let renew = renew_until_lost(lock, endpoints, stop);
+    let running = controllers.run(&term_stop);
+    futures::pin_mut!(renew);
+    futures::pin_mut!(running);
+    match future::select(running, renew).await {
+        future::Either::Left(((), _renew)) => false,
+        future::Either::Right((lost, running)) => {
+            let _ = term_sender.send(true);
+            running.await;
+            lost
+        }
+    }
 }
 
 /// Waits until this replica holds the Lease (true) or must stop (false).
