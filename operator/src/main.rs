@@ -1,4 +1,5 @@
-//! `tidewatch-operator`: the operator binary. Subcommands: `crds`, `dashboards`, `render`.
+//! `tidewatch-operator`: the operator binary. Subcommands: `crds`, `dashboards`, `render`,
+//! `rbac` (offline) and `run` (the controllers).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
-//! What every reconciliation shares: the client (used only by the apply and status steps),
-//! the operator settings, the caches of parents and children, the per-parent memory, metrics
-//! and the event recorder. Holds no logic of its own.
+//! What every reconciliation shares: the client (used by the apply and update_status steps,
+//! and to read a rollout the cache shows unfinished), the operator settings, the caches of
+//! parents and children, the per-parent memory, metrics and the event recorder. Holds no
+//! logic of its own.
 
 use std::time::Duration;
 

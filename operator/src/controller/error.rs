@@ -1,7 +1,8 @@
-//! Errors of the reconcile steps that can fail transiently (apply and status), each with a
-//! bounded category for metric labels. A message says which step failed on what; its cause
-//! is its `source()`, printed by `report::Report`. An invalid spec is not an error: it ends
-//! in a condition and an Event, and the reconciliation counts as a success.
+//! Errors of the reconcile steps that talk to the API server (apply, prune, reads, status)
+//! or decode what it answered, each with a bounded category for metric labels. A message
+//! says which step failed on what; its cause is its `source()`, printed by
+//! `report::Report`. An invalid spec is not an error: it ends in a condition and an Event,
+//! and the reconciliation counts as a success.
 
 use crate::builders::ChildKind;
 

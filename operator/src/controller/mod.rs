@@ -1,7 +1,7 @@
 //! The controllers: MLService (owns Deployment, Service, ServiceMonitor, dashboard ConfigMap)
 //! and SLO (owns PrometheusRule and dashboard ConfigMap, re-checked when its MLService
 //! changes), wired to the watches that feed them (`watches`). Each reconciliation is a
-//! pipeline of steps, one module per step; only `apply` and `status` write.
+//! pipeline of steps, one module per step; only the apply and update_status steps write.
 
 pub mod apply;
 pub mod cache;

@@ -1,4 +1,5 @@
-//! Validation of an SLO into `ValidSlo`: objective, window, indicator and alerting policy.
+//! Validation of an SLO into `ValidSlo`: objective, window, target, indicator and alerting
+//! policy, one function per spec section.
 
 use std::collections::BTreeMap;
 
