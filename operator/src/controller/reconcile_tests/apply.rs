@@ -86,7 +86,7 @@ async fn children_the_cache_shows_as_desired_are_not_written() {
             "spec": {"clusterIP": "10.96.0.12", "clusterIPs": ["10.96.0.12"], "sessionAffinity": "None"},
         }),
     );
-    harness.cache(ChildKind::Service, &service);
+    harness.cache(&service);
     let action = harness.reconcile_mlservice(&mls, Vec::new()).await;
     assert_eq!(action.unwrap(), Action::requeue(REQUEUE_AFTER));
 }
@@ -97,7 +97,7 @@ async fn with_hand_edited_service() -> (Harness, MLService, Value) {
     let desired = MlsChildren::of(&mls).service;
     let mut edited = live(&desired, "uid-s", "40", &json!({}));
     edited["spec"]["ports"][0]["port"] = json!(9999);
-    harness.cache(ChildKind::Service, &edited);
+    harness.cache(&edited);
     (harness, mls, desired)
 }
 
@@ -126,12 +126,12 @@ async fn a_child_the_server_normalises_is_not_applied_again_until_it_changes() {
     harness.reconcile_mlservice(&mls, scenario).await.unwrap();
 
     // The watch delivers that form: it is what our last apply produced, so no write.
-    harness.cache(ChildKind::Service, &normalised);
+    harness.cache(&normalised);
     harness.reconcile_mlservice(&mls, Vec::new()).await.unwrap();
 
     // Someone else writes it (a new resourceVersion): it is ours to restore again.
     normalised["metadata"]["resourceVersion"] = json!("42");
-    harness.cache(ChildKind::Service, &normalised);
+    harness.cache(&normalised);
     let scenario = vec![
         Expect::apply(path::SERVICE)
             .body(desired)
@@ -146,10 +146,7 @@ async fn switch_dashboard_off(reply: Reply) -> (Harness, Result<Action, Error>) 
     let (mut harness, mut mls) = settled(mlservice(serving_spec())).await;
     let target = mls.clone();
     let slo_dashboard = SloChildren::of(&slo(), &target).dashboard;
-    harness.cache(
-        ChildKind::ConfigMap,
-        &live(&slo_dashboard, "uid-slo-cm", "15", &json!({})),
-    );
+    harness.cache(&live(&slo_dashboard, "uid-slo-cm", "15", &json!({})));
     mls.spec = serde_json::from_value(dashboard_off()).unwrap();
     mls.metadata.generation = Some(2);
     let scenario = vec![
@@ -244,14 +241,8 @@ async fn a_new_slo_gets_its_rule_and_dashboard_applied_then_its_status() {
     );
 
     // Once the watches deliver both children and the status is stored: no request at all.
-    harness.cache(
-        ChildKind::PrometheusRule,
-        &live(&children.rule, "uid-r", "1", &json!({})),
-    );
-    harness.cache(
-        ChildKind::ConfigMap,
-        &live(&children.dashboard, "uid-slo-cm", "2", &json!({})),
-    );
+    harness.cache(&live(&children.rule, "uid-r", "1", &json!({})));
+    harness.cache(&live(&children.dashboard, "uid-slo-cm", "2", &json!({})));
     slo.status = Some(written);
     harness.reconcile_slo(&slo, Vec::new()).await.unwrap();
 }

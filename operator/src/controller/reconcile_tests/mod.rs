@@ -8,7 +8,7 @@ mod errors;
 mod status_events;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::DynamicObject;
@@ -20,15 +20,15 @@ use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::children::ChildKind;
-use super::context::{ChildStores, Context};
+use super::cache::ChildStores;
+use super::context::Context;
 use super::error::Error;
+use super::metrics::Metrics;
 use super::{mlservice, slo};
 use crate::api::{MLService, SLO};
-use crate::builders;
+use crate::builders::{self, children};
 use crate::labels::MANAGER;
 use crate::mock_apiserver::{self, ApiServerVerifier, Expect, merge};
-use crate::runtime::metrics::Metrics;
 use crate::validate::{OperatorSettings, validate_mlservice, validate_slo};
 
 const NAMESPACE: &str = "fraud";
@@ -60,7 +60,8 @@ struct Harness {
     ctx: Arc<Context>,
     api: ApiServerVerifier,
     registry: Registry,
-    children: HashMap<ChildKind, Writer<DynamicObject>>,
+    /// One writer per child kind, by the `kind` of its objects.
+    children: HashMap<String, Writer<DynamicObject>>,
     mlservices: Writer<MLService>,
 }
 
@@ -70,27 +71,25 @@ impl Harness {
         let mut registry = Registry::default();
         let mut stores = ChildStores::default();
         let mut children = HashMap::new();
-        for kind in ChildKind::ALL {
-            let writer = Writer::new(kind.api_resource());
-            stores.insert(kind, writer.as_reader());
-            children.insert(kind, writer);
+        for kind in children::all_kinds() {
+            let writer = Writer::new(kind.api_resource().clone());
+            stores.insert(kind.clone(), writer.as_reader());
+            children.insert(kind.name().to_owned(), writer);
         }
         let mlservices = Writer::default();
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: Some("replica-a".into()),
         };
-        let ctx = Context {
-            client: client.clone(),
-            settings: OperatorSettings::default(),
-            children: stores,
-            mlservices: mlservices.as_reader(),
-            metrics: Metrics::register(&mut registry),
-            recorder: Recorder::new(client, reporter),
-            applied: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-            requeue_after: REQUEUE_AFTER,
-        };
+        let ctx = Context::new(
+            client.clone(),
+            OperatorSettings::default(),
+            stores,
+            mlservices.as_reader(),
+            Metrics::register(&mut registry),
+            Recorder::new(client, reporter),
+            REQUEUE_AFTER,
+        );
         Self {
             ctx: Arc::new(ctx),
             api,
@@ -100,10 +99,18 @@ impl Harness {
         }
     }
 
-    /// Puts `object` in the cache of `kind`, as its watch would after a change.
-    fn cache(&mut self, kind: ChildKind, object: &Value) {
+    /// Puts `object` in the cache of its kind, as the kind's watch would after a change.
+    fn cache(&mut self, object: &Value) {
         let object: DynamicObject = serde_json::from_value(object.clone()).expect("an object");
-        let writer = self.children.get_mut(&kind).expect("a cache per kind");
+        let kind = object
+            .types
+            .as_ref()
+            .map(|t| t.kind.clone())
+            .unwrap_or_default();
+        let writer = self
+            .children
+            .get_mut(&kind)
+            .unwrap_or_else(|| panic!("no cache of {kind:?}"));
         writer.apply_watcher_event(&watcher::Event::Apply(object));
     }
 
@@ -147,22 +154,15 @@ fn converged(mls: &MLService) -> Harness {
     let mut harness = Harness::new();
     let children = MlsChildren::of(mls);
     let nothing = json!({});
-    harness.cache(
-        ChildKind::Deployment,
-        &live(&children.deployment, "uid-d", "11", &rollout_status(2)),
-    );
-    harness.cache(
-        ChildKind::Service,
-        &live(&children.service, "uid-s", "12", &nothing),
-    );
-    harness.cache(
-        ChildKind::ServiceMonitor,
-        &live(&children.service_monitor, "uid-sm", "13", &nothing),
-    );
-    harness.cache(
-        ChildKind::ConfigMap,
-        &live(&children.dashboard, "uid-cm", "14", &nothing),
-    );
+    harness.cache(&live(
+        &children.deployment,
+        "uid-d",
+        "11",
+        &rollout_status(2),
+    ));
+    harness.cache(&live(&children.service, "uid-s", "12", &nothing));
+    harness.cache(&live(&children.service_monitor, "uid-sm", "13", &nothing));
+    harness.cache(&live(&children.dashboard, "uid-cm", "14", &nothing));
     harness
 }
 
