@@ -55,6 +55,28 @@ pub fn le_regex(seconds: f64) -> String {
     }
 }
 
+/// `text` as a regular expression matching exactly itself: every RE2 metacharacter escaped,
+/// so that a route such as `/v2/models/{name}/infer` matches its braces literally.
+pub fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A regular expression matching exactly one of `texts` (Prometheus anchors label regexes).
+pub fn regex_alternatives(texts: &[&str]) -> String {
+    texts
+        .iter()
+        .map(|t| regex_literal(t))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// A label matcher operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchOp {

@@ -14,7 +14,7 @@ fn rate(selector: &Selector, window: PromDuration) -> String {
 /// Per-second rate of all events of the indicator over `window`.
 pub fn total_rate(sli: &Sli, window: PromDuration) -> String {
     match sli {
-        Sli::Availability { requests } => rate(requests, window),
+        Sli::Availability { requests, .. } => rate(requests, window),
         Sli::Latency { histogram, .. } => rate(
             &histogram.on_metric(&format!("{}_count", histogram.metric)),
             window,
@@ -27,13 +27,14 @@ pub fn total_rate(sli: &Sli, window: PromDuration) -> String {
 /// ratios exist as soon as traffic does.
 pub fn error_rate(sli: &Sli, window: PromDuration) -> String {
     match sli {
-        Sli::Availability { requests } => {
+        Sli::Availability { requests, .. } => {
             let errors = requests.with(Matcher::new(label::CODE, MatchOp::Regex, "5.."));
             format!("({} or vector(0))", rate(&errors, window))
         }
         Sli::Latency {
             histogram,
             threshold,
+            ..
         } => {
             let count = histogram.on_metric(&format!("{}_count", histogram.metric));
             let fast = histogram
@@ -58,13 +59,12 @@ pub fn error_ratio(sli: &Sli, window: PromDuration) -> String {
     )
 }
 
-/// Selector of a series whose absence means the indicator cannot be computed.
+/// Selector of a series whose absence means the indicator cannot be computed. For an
+/// MLService it spans every route: a service that is scraped but served no prediction yet
+/// has data (zero traffic), not missing data.
 pub fn presence_selector(sli: &Sli) -> Selector {
     match sli {
-        Sli::Availability { requests } => requests.clone(),
-        Sli::Latency { histogram, .. } => {
-            histogram.on_metric(&format!("{}_count", histogram.metric))
-        }
+        Sli::Availability { scraped, .. } | Sli::Latency { scraped, .. } => scraped.clone(),
         Sli::Ratio { total, .. } => total.clone(),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
+use tidewatch_contract::endpoints::SERVING_ROUTES;
 use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC, label};
 
 use super::errors::{Collector, ValidationErrors};
@@ -12,7 +13,7 @@ use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
 use super::newtypes::{LatencyThreshold, Objective, Window};
 use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
-use crate::promql::{MatchOp, Matcher, Selector};
+use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
 
 /// Labels the rule generator sets itself on alerts.
 pub const RESERVED_ALERT_LABELS: &[&str] = &[
@@ -28,15 +29,19 @@ pub const RESERVED_ALERT_LABELS: &[&str] = &[
 /// The indicator, resolved to series selectors.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sli {
-    /// 5xx responses among all responses of an MLService.
+    /// 5xx responses among the serving requests of an MLService.
     Availability {
-        /// `tidewatch_requests_total` of the service (namespace and service matchers).
+        /// `tidewatch_requests_total` of the service's serving routes.
         requests: Selector,
+        /// `tidewatch_requests_total` of every route: present whenever the service is scraped.
+        scraped: Selector,
     },
-    /// Requests slower than a bucket among all requests of an MLService.
+    /// Serving requests slower than a bucket among all serving requests of an MLService.
     Latency {
-        /// `tidewatch_request_duration_seconds` of the service, without suffix.
+        /// `tidewatch_request_duration_seconds` of the service's serving routes, without suffix.
         histogram: Selector,
+        /// `tidewatch_request_duration_seconds_count` of every route.
+        scraped: Selector,
         /// Threshold bucket.
         threshold: LatencyThreshold,
     },
@@ -103,6 +108,7 @@ pub struct ValidSlo {
     pub alerting: AlertingPolicy,
 }
 
+/// Every series of `metric` scraped from the MLService `service`.
 fn service_selector(metric: &str, namespace: &str, service: &str) -> Selector {
     Selector::new(
         metric,
@@ -111,6 +117,17 @@ fn service_selector(metric: &str, namespace: &str, service: &str) -> Selector {
             Matcher::new(label::SERVICE, MatchOp::Equal, service),
         ],
     )
+}
+
+/// The series of `metric` of the routes that serve predictions only: the kubelet's probes
+/// and Prometheus' scrapes answer the platform, so a 503 from `/readyz` on a warming pod
+/// must not burn the budget, and probes must not pad the traffic of an idle service.
+fn serving_selector(metric: &str, namespace: &str, service: &str) -> Selector {
+    service_selector(metric, namespace, service).with(Matcher::new(
+        label::ROUTE,
+        MatchOp::Regex,
+        &regex_alternatives(SERVING_ROUTES),
+    ))
 }
 
 fn runbook(text: &str) -> Result<String, String> {
@@ -239,11 +256,17 @@ fn indicator(
                 LatencyThreshold::parse(&latency.threshold),
             )
             .map(|threshold| Sli::Latency {
-                histogram: service_selector(REQUEST_DURATION_METRIC, namespace, t.as_str()),
+                histogram: serving_selector(REQUEST_DURATION_METRIC, namespace, t.as_str()),
+                scraped: service_selector(
+                    &format!("{REQUEST_DURATION_METRIC}_count"),
+                    namespace,
+                    t.as_str(),
+                ),
                 threshold,
             }),
         None => Some(Sli::Availability {
-            requests: service_selector(REQUESTS_TOTAL_METRIC, namespace, t.as_str()),
+            requests: serving_selector(REQUESTS_TOTAL_METRIC, namespace, t.as_str()),
+            scraped: service_selector(REQUESTS_TOTAL_METRIC, namespace, t.as_str()),
         }),
     }
 }

@@ -212,11 +212,17 @@ pub fn counter(segments: &[(f64, u64)]) -> String {
     parts.join(" ")
 }
 
-/// A `tidewatch_requests_total` series of the scenario service.
+/// A `tidewatch_requests_total` series of predictions (`POST /v1/predict`) of the scenario
+/// service.
 pub fn requests(code: &str, values: String) -> Series {
+    requests_on("fraud-detector-0", "POST", "/v1/predict", code, values)
+}
+
+/// A `tidewatch_requests_total` series of the scenario service: one pod, method, route, code.
+pub fn requests_on(pod: &str, method: &str, route: &str, code: &str, values: String) -> Series {
     Series {
         name: format!(
-            "tidewatch_requests_total{{namespace=\"fraud\", service=\"fraud-detector\", route=\"/predict\", method=\"POST\", code=\"{code}\", pod=\"fraud-detector-0\"}}"
+            "tidewatch_requests_total{{namespace=\"fraud\", service=\"fraud-detector\", route={route:?}, method=\"{method}\", code=\"{code}\", pod=\"{pod}\"}}"
         ),
         values,
     }
