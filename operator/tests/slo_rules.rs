@@ -6,18 +6,23 @@ use regex::Regex;
 use support::*;
 use tidewatch_operator::promql::{le_regex, number, quote};
 use tidewatch_operator::slo_rules::rules::{absent_for, template_literal};
-use tidewatch_operator::slo_rules::{Severity, rule_group, rule_names, tiers};
+use tidewatch_operator::slo_rules::{
+    Severity, raised_windows, rate_floor, rule_group, rule_names, tiers,
+};
 use tidewatch_operator::validate::{Objective, PromDuration, Window};
 
+/// An MLService's default scrape interval: short enough that no Workbook window is raised.
+const THIRTY_SECONDS: PromDuration = PromDuration::from_secs_const(30);
+
 fn rates(window: &str) -> Vec<String> {
-    tiers(Window::parse(window).unwrap())
+    tiers(Window::parse(window).unwrap(), THIRTY_SECONDS)
         .iter()
         .map(|t| number(t.burn_rate))
         .collect()
 }
 
 fn windows(window: &str) -> Vec<(String, String)> {
-    tiers(Window::parse(window).unwrap())
+    tiers(Window::parse(window).unwrap(), THIRTY_SECONDS)
         .iter()
         .map(|t| (t.long.to_string(), t.short.to_string()))
         .collect()
@@ -31,7 +36,7 @@ fn thirty_days_reproduces_the_workbook_table() {
         [("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")]
             .map(|(a, b)| (a.into(), b.into()))
     );
-    let severities: Vec<Severity> = tiers(Window::parse("30d").unwrap())
+    let severities: Vec<Severity> = tiers(Window::parse("30d").unwrap(), THIRTY_SECONDS)
         .iter()
         .map(|t| t.severity)
         .collect();
@@ -54,13 +59,17 @@ fn other_windows_derive_burn_rates_from_budget_share() {
     assert_eq!(rates("90d"), ["43.2", "18", "9", "3"]);
     // Below 28d windows shrink with the SLO window and keep the 28d rates.
     assert_eq!(rates("7d"), rates("28d"));
-    assert_eq!(windows("7d")[0], ("15m".into(), "1m15s".into()));
+    assert_eq!(
+        windows("7d")[0],
+        ("15m".into(), "2m".into()),
+        "raised to 4 × 30s"
+    );
     assert_eq!(windows("14d")[3], ("1d12h".into(), "3h".into()));
 }
 
 #[test]
 fn theoretical_detection_times() {
-    let t = tiers(Window::parse("30d").unwrap());
+    let t = tiers(Window::parse("30d").unwrap(), THIRTY_SECONDS);
     let o = Objective::new(99.9).unwrap();
     assert!((t[0].detection_seconds(o, 1.0).unwrap() - 51.84).abs() < 1e-6);
     assert!((t[0].detection_seconds(o, 0.1).unwrap() - 518.4).abs() < 1e-6);
@@ -179,4 +188,92 @@ fn an_slo_has_fewer_rules_than_sloth_and_tiers_switch_off() {
         page.expr.contains("* 3600 >= 60"),
         "minimum-traffic guard on by default"
     );
+}
+
+fn scrape(text: &str) -> PromDuration {
+    PromDuration::parse(text).unwrap()
+}
+
+#[test]
+fn windows_shorter_than_four_scrape_intervals_are_raised() {
+    let seven = Window::parse("7d").unwrap();
+    let raised = tiers(seven, scrape("1m"));
+    let pairs: Vec<(String, String)> = raised
+        .iter()
+        .map(|t| (t.long.to_string(), t.short.to_string()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("15m", "4m"),
+            ("1h30m", "7m30s"),
+            ("6h", "30m"),
+            ("18h", "1h30m")
+        ]
+        .map(|(a, b)| (a.into(), b.into()))
+    );
+    assert_eq!(
+        raised
+            .iter()
+            .map(|t| number(t.burn_rate))
+            .collect::<Vec<_>>(),
+        rates("28d"),
+        "a raised short window leaves the burn rate alone"
+    );
+    assert_eq!(
+        raised_windows(seven, scrape("1m")),
+        [(scrape("1m15s"), scrape("4m"))]
+    );
+    assert_eq!(rate_floor(scrape("1m")), scrape("4m"));
+
+    // A coarse scrape raises long windows too; their burn rate follows the window used.
+    let coarse = tiers(seven, scrape("5m"));
+    assert_eq!(
+        (coarse[0].long, coarse[0].short),
+        (scrape("20m"), scrape("20m"))
+    );
+    assert_eq!(number(coarse[0].burn_rate), "10.08", "2 % of 7d in 20m");
+    assert_eq!(coarse[1].short, scrape("20m"));
+    assert_eq!(
+        raised_windows(seven, scrape("5m")),
+        [
+            (scrape("1m15s"), scrape("20m")),
+            (scrape("7m30s"), scrape("20m")),
+            (scrape("15m"), scrape("20m"))
+        ]
+    );
+}
+
+#[test]
+fn windows_that_hold_four_scrapes_are_accepted_as_the_workbook_gives_them() {
+    let thirty = Window::parse("30d").unwrap();
+    assert!(raised_windows(thirty, scrape("1m")).is_empty());
+    assert!(
+        raised_windows(thirty, scrape("75s")).is_empty(),
+        "5m = 4 × 75s"
+    );
+    assert_eq!(
+        raised_windows(thirty, scrape("76s")),
+        [(scrape("5m"), scrape("5m4s"))]
+    );
+    for scrape_interval in ["10s", "30s", "1m"] {
+        let all = tiers(thirty, scrape(scrape_interval));
+        assert_eq!(all[0].short, scrape("5m"), "{scrape_interval}");
+        assert_eq!(number(all[0].burn_rate), "14.4");
+    }
+}
+
+#[test]
+fn the_slo_takes_its_scrape_interval_from_the_target() {
+    let mut target = mlservice("fraud", "fraud-detector");
+    target.spec.monitoring.scrape_interval = "1m".into();
+    let spec = slo(
+        "apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: weekly, namespace: fraud}\nspec:\n  target: {mlService: fraud-detector}\n  objective: 99\n  window: 7d\n  indicator: {availability: {}}\n",
+    );
+    let valid = tidewatch_operator::validate::validate_slo(&spec, Some(&target)).unwrap();
+    assert_eq!(valid.scrape_interval, scrape("1m"));
+    let group = rule_group(&valid);
+    let exprs: String = group.rules.iter().map(|r| r.expr.clone()).collect();
+    assert!(!exprs.contains("[1m15s]"), "no 75 s rate on a 1m scrape");
+    assert!(exprs.contains("[4m]"));
 }

@@ -19,8 +19,8 @@ use super::status::{self, Assessment, Verdict};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
 use crate::api::{MLService, SLO, SloStatus};
 use crate::builders::SloChildren;
-use crate::slo_rules::rule_names;
-use crate::validate::validate_slo;
+use crate::slo_rules::{raised_windows, rule_names};
+use crate::validate::{ValidSlo, validate_slo};
 
 const CONTROLLER: ControllerName = ControllerName::slo;
 
@@ -100,9 +100,10 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
             // Distinct names in group order (the burn-rate alerts share one name per tier).
             let rule_names = rule_names(&valid);
             let summary = format!(
-                "{} rules in PrometheusRule {}",
+                "{} rules in PrometheusRule {}{}",
                 rule_names.len(),
-                children.rule.name_any()
+                children.rule.name_any(),
+                raised_note(&valid)
             );
             let assessment = Assessment {
                 ready: Verdict::new(true, REASON_RECONCILED, summary),
@@ -120,6 +121,23 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
         }
     };
     update_status(slo, ctx, desired, &assessment).await
+}
+
+/// Says which alert windows the scrape interval raised above the Workbook's, if any.
+fn raised_note(slo: &ValidSlo) -> String {
+    let raised = raised_windows(slo.window, slo.scrape_interval);
+    if raised.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = raised
+        .iter()
+        .map(|(from, to)| format!("{from}→{to}"))
+        .collect();
+    format!(
+        "; alert windows raised to four scrape intervals ({}): {}",
+        slo.scrape_interval,
+        list.join(", ")
+    )
 }
 
 async fn update_status(

@@ -10,7 +10,7 @@ use super::panels::{
 use crate::promql::number;
 use crate::slo_rules::rules::{PERIOD_RECORD, errors_record, ratio_record, requests_record};
 use crate::slo_rules::{ABSENT_ALERT, BURN_ALERT, Severity, Tier, tiers};
-use crate::validate::{Objective, ValidSlo, Window};
+use crate::validate::{Objective, PromDuration, ValidSlo, Window};
 
 /// What the SLO dashboard is drawn for.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,8 @@ pub struct SloDashboard {
     pub objective: Objective,
     /// Window, which fixes the alert windows drawn.
     pub window: Window,
+    /// Scrape interval of the indicator's series, which may raise the short windows.
+    pub scrape_interval: PromDuration,
 }
 
 impl SloDashboard {
@@ -33,6 +35,8 @@ impl SloDashboard {
             slo: None,
             objective: Objective::new(99.9).expect("static objective"),
             window: Window::parse("30d").expect("static window"),
+            // An MLService's default scrape interval.
+            scrape_interval: PromDuration::from_secs_const(30),
         }
     }
 
@@ -43,6 +47,7 @@ impl SloDashboard {
             slo: Some(slo.name.to_string()),
             objective: slo.objective,
             window: slo.window,
+            scrape_interval: slo.scrape_interval,
         }
     }
 }
@@ -62,7 +67,7 @@ pub fn slo_dashboard(d: &SloDashboard) -> Value {
         (Some(ns), Some(slo)) => format!("Tidewatch / SLO / {ns} / {slo}"),
         _ => "Tidewatch / SLO".to_owned(),
     };
-    let all: Vec<Tier> = tiers(d.window);
+    let all: Vec<Tier> = tiers(d.window, d.scrape_interval);
     let panels = [compliance_row(d, &all), burn_rate_row(&all)].concat();
     let mut out = dashboard(&uid, &title, &["tidewatch", "slo"], &variables(d), &panels);
     out["description"] = Value::String(format!(

@@ -5,6 +5,12 @@
 //! rate = budget share × SLO window ÷ long window, so 30d gives 14.4/6/3/1 and 28d gives
 //! 13.44/5.6/2.8/0.933. Windows below 28d shrink in proportion (keeping the 28d rates), so
 //! a 7d SLO watches 15m/75s instead of 1h/5m.
+//!
+//! No window is shorter than four scrape intervals of the target: `rate()` needs two samples
+//! and extrapolates from what it finds, so a 75 s window on a 1-minute scrape holds one
+//! sample (no rate) most of the time, and the fastest tier never fires or flaps. Shorter
+//! windows are raised to that floor; a raised long window keeps its budget share, so its
+//! burn rate is recomputed from the window actually used.
 
 use crate::validate::{Objective, PromDuration, Window};
 
@@ -60,6 +66,8 @@ const DAY: u64 = 86_400;
 const HOUR: u64 = 3_600;
 /// Below this SLO window, alert windows scale down with it.
 const SCALING_FLOOR: u64 = 28 * DAY;
+/// Scrape intervals every rate window holds at least.
+pub const SCRAPES_PER_WINDOW: u64 = 4;
 
 /// The Workbook's table: severity, budget share, long window (seconds).
 const TABLE: [(Severity, f64, u64); 4] = [
@@ -69,15 +77,45 @@ const TABLE: [(Severity, f64, u64); 4] = [
     (Severity::Ticket, 0.10, 3 * DAY),
 ];
 
-/// The four tiers for an SLO window, fastest first.
-pub fn tiers(window: Window) -> Vec<Tier> {
+/// The four tiers for an SLO window on series scraped every `scrape_interval`, fastest
+/// first.
+pub fn tiers(window: Window, scrape_interval: PromDuration) -> Vec<Tier> {
+    tiers_with_floor(window, scrape_interval.as_secs() * SCRAPES_PER_WINDOW)
+}
+
+/// The shortest rate window allowed at `scrape_interval`.
+pub fn rate_floor(scrape_interval: PromDuration) -> PromDuration {
+    PromDuration::from_secs(scrape_interval.as_secs() * SCRAPES_PER_WINDOW)
+}
+
+/// The windows the Workbook's table gives that the scrape interval raised, as
+/// `(table, used)`, deduplicated and shortest first; empty when none was.
+pub fn raised_windows(
+    window: Window,
+    scrape_interval: PromDuration,
+) -> Vec<(PromDuration, PromDuration)> {
+    let table = tiers_with_floor(window, 0);
+    let used = tiers(window, scrape_interval);
+    let mut raised: Vec<(PromDuration, PromDuration)> = table
+        .iter()
+        .zip(&used)
+        .flat_map(|(t, u)| [(t.short, u.short), (t.long, u.long)])
+        .filter(|(t, u)| t != u)
+        .collect();
+    raised.sort();
+    raised.dedup();
+    raised
+}
+
+fn tiers_with_floor(window: Window, floor: u64) -> Vec<Tier> {
     let period = window.duration().as_secs();
     let scaled_to = period.min(SCALING_FLOOR);
     TABLE
         .iter()
         .map(|&(severity, budget_share, long)| {
-            let long = PromDuration::from_secs(long * scaled_to / SCALING_FLOOR);
-            let short = PromDuration::from_secs(long.as_secs() / 12);
+            let table_long = long * scaled_to / SCALING_FLOOR;
+            let long = PromDuration::from_secs(table_long.max(floor));
+            let short = PromDuration::from_secs((table_long / 12).max(floor));
             let burn_rate =
                 crate::promql::round_sig(budget_share * period as f64 / long.as_secs() as f64);
             Tier {

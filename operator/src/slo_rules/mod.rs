@@ -5,5 +5,5 @@ pub mod burn_rates;
 pub mod rules;
 pub mod sli;
 
-pub use burn_rates::{Severity, Tier, tiers};
+pub use burn_rates::{Severity, Tier, raised_windows, rate_floor, tiers};
 pub use rules::{ABSENT_ALERT, BURN_ALERT, rule_group, rule_names};

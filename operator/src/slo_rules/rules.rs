@@ -63,7 +63,7 @@ fn windows(all: &[Tier]) -> BTreeSet<PromDuration> {
 /// `for` of the absent alert: the time a total outage takes to trip the fastest page tier,
 /// in whole minutes, at least 1m and at most that tier's long window.
 pub fn absent_for(slo: &ValidSlo) -> PromDuration {
-    let fastest = tiers(slo.window)[0];
+    let fastest = tiers(slo.window, slo.scrape_interval)[0];
     let threshold = fastest.error_ratio_threshold(slo.objective).min(1.0);
     let seconds = fastest.long.as_secs() as f64 * threshold;
     let minutes = (seconds / 60.0).ceil().max(1.0) as u64;
@@ -220,7 +220,7 @@ fn absent_alert(slo: &ValidSlo) -> Rule {
 
 /// The rule group of an SLO.
 pub fn rule_group(slo: &ValidSlo) -> RuleGroup {
-    let all = tiers(slo.window);
+    let all = tiers(slo.window, slo.scrape_interval);
     let mut rules = recording_rules(slo, &all);
     for tier in &all {
         if let Some(policy) = tier_policy(slo, tier.severity) {

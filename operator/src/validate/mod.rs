@@ -25,4 +25,6 @@ pub mod settings_defaults {
     /// Default Grafana folder.
     pub const FOLDER: &str = super::settings::DEFAULT_GRAFANA_FOLDER;
 }
-pub use slo::{AlertingPolicy, Sli, TierPolicy, ValidSlo, validate_slo};
+pub use slo::{
+    AlertingPolicy, PROMETHEUS_DEFAULT_SCRAPE_INTERVAL, Sli, TierPolicy, ValidSlo, validate_slo,
+};

@@ -58,6 +58,12 @@ impl PromDuration {
         Self(seconds.max(1))
     }
 
+    /// A duration of `seconds`, at compile time (`seconds` must be positive).
+    pub const fn from_secs_const(seconds: u64) -> Self {
+        assert!(seconds > 0, "a duration is positive");
+        Self(seconds)
+    }
+
     /// Whole seconds.
     pub fn as_secs(self) -> u64 {
         self.0

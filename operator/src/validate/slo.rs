@@ -10,10 +10,13 @@ use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC
 
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
-use super::newtypes::{LatencyThreshold, Objective, Window};
+use super::newtypes::{LatencyThreshold, Objective, PromDuration, Window};
 use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
 use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
+
+/// Prometheus' default `scrape_interval`.
+pub const PROMETHEUS_DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_secs_const(60);
 
 /// Labels the rule generator sets itself on alerts.
 pub const RESERVED_ALERT_LABELS: &[&str] = &[
@@ -102,6 +105,9 @@ pub struct ValidSlo {
     pub objective: Objective,
     /// Compliance window.
     pub window: Window,
+    /// How often the indicator's series are scraped: the target MLService's interval, or
+    /// Prometheus' default for a ratio indicator. No rate window is shorter than four of it.
+    pub scrape_interval: PromDuration,
     /// Indicator.
     pub sli: Sli,
     /// Alerting.
@@ -163,6 +169,7 @@ pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, V
     );
     let alerting = alerting(&mut c, &spec.alerting);
     let owner = slo.controller_owner_ref(&());
+    let scrape_interval = scrape_interval_of(target);
     c.finish(|| ValidSlo {
         name: name.expect("checked"),
         namespace,
@@ -170,9 +177,20 @@ pub fn validate_slo(slo: &SLO, target: Option<&MLService>) -> Result<ValidSlo, V
         target: target_name,
         objective: objective.expect("checked"),
         window: window.expect("checked"),
+        scrape_interval,
         sli: sli.expect("checked"),
         alerting: alerting.expect("checked"),
     })
+}
+
+/// The scrape interval of the indicator's series. A ratio indicator names series Tidewatch
+/// does not scrape, so Prometheus' own default (`scrape_interval: 1m`) is assumed; an
+/// MLService whose interval does not parse is reported on the MLService, and its SLO
+/// assumes that default too.
+fn scrape_interval_of(target: Option<&MLService>) -> PromDuration {
+    target
+        .and_then(|m| PromDuration::parse(&m.spec.monitoring.scrape_interval).ok())
+        .unwrap_or(PROMETHEUS_DEFAULT_SCRAPE_INTERVAL)
 }
 
 /// `spec.target`: a valid name of an MLService that exists in the SLO's namespace.
