@@ -8,10 +8,11 @@
 //! - offline rendering and the command line: [`render`], [`cli`], and [`report`], which
 //!   prints an error with its causes.
 //!
-//! Two modules talk to a cluster: [`controller`] (watches, server-side apply, status,
-//! Events) and [`runtime`] (`tidewatch-operator run`: configuration, leader election, the
-//! metrics and health server around the controllers). No pure module imports them; [`cli`]
-//! only names the arguments of `run`.
+//! Three modules do I/O: [`controller`] (watches, server-side apply, status, Events),
+//! [`live`] (reads SLO figures from Prometheus for the SLO status) and [`runtime`]
+//! (`tidewatch-operator run`: configuration, leader election, the metrics and health server
+//! around the controllers). No pure module imports them; [`cli`] only names the arguments
+//! of `run`.
 
 // The API and its validation.
 pub mod api;
@@ -32,6 +33,7 @@ pub mod report;
 
 // Cluster I/O.
 pub mod controller;
+pub mod live;
 pub mod runtime;
 
 // Test support: an API server answering the controllers' requests from a script.

@@ -90,6 +90,7 @@ fn names_columns_and_subresources() {
             "Objective",
             "Window",
             "Budget Left",
+            "Burning",
             "Ready",
             "Age"
         ]

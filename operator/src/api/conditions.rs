@@ -14,3 +14,29 @@ pub const REASON_INVALID_SPEC: &str = "InvalidSpec";
 pub const REASON_TARGET_NOT_FOUND: &str = "TargetNotFound";
 /// Reason used when every child is applied and current.
 pub const REASON_RECONCILED: &str = "Reconciled";
+
+/// With live figures: the SLO's error budget over the window is spent.
+pub const BUDGET_EXHAUSTED: &str = "BudgetExhausted";
+/// With live figures: a burn-rate alert of the SLO fires.
+pub const BURNING: &str = "Burning";
+
+/// `Burning=True`: a page-tier burn alert fires.
+pub const REASON_PAGE: &str = "Page";
+/// `Burning=True`: only ticket-tier burn alerts fire.
+pub const REASON_TICKET: &str = "Ticket";
+/// `Burning=False`: no burn alert fires.
+pub const REASON_NOT_BURNING: &str = "NotBurning";
+/// `BudgetExhausted=True`.
+pub const REASON_EXHAUSTED: &str = "Exhausted";
+/// `BudgetExhausted=False`.
+pub const REASON_WITHIN_BUDGET: &str = "WithinBudget";
+/// `Unknown`: the SLO's recorded series hold no data yet (no traffic, rules not evaluated).
+pub const REASON_NO_DATA: &str = "NoData";
+/// `Unknown`: Prometheus could not be reached (connection refused, DNS, TLS).
+pub const REASON_PROMETHEUS_UNREACHABLE: &str = "PrometheusUnreachable";
+/// `Unknown`: Prometheus did not answer within the timeout.
+pub const REASON_PROMETHEUS_TIMEOUT: &str = "PrometheusTimeout";
+/// `Unknown`: Prometheus answered with an HTTP error status.
+pub const REASON_PROMETHEUS_HTTP_ERROR: &str = "PrometheusHttpError";
+/// `Unknown`: Prometheus answered something that is not a query result.
+pub const REASON_PROMETHEUS_BAD_ANSWER: &str = "PrometheusBadAnswer";

@@ -44,6 +44,11 @@ pub const THRESHOLD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(ms|s)$";
         json_path = ".status.errorBudgetRemaining"
     ),
     printcolumn(
+        name = "Burning",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Burning\")].reason"
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
@@ -219,7 +224,8 @@ pub struct SloStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Progressing` and `Degraded`, one entry per type.
+    /// `Ready`, `Progressing` and `Degraded`, one entry per type; with live figures also
+    /// `BudgetExhausted` and `Burning` (reason `Page` or `Ticket` while burn alerts fire).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -232,28 +238,55 @@ pub struct SloStatus {
     /// Live figures from Prometheus, when the operator is given its URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<SloLive>,
-    /// Error budget left over the window, as a percentage (e.g. `73.4%`); shown by `kubectl get`.
+    /// Error budget left over the window, as a percentage (e.g. `73.4%`); shown by `kubectl get`
+    /// as `BUDGET LEFT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_budget_remaining: Option<String>,
 }
 
-/// Figures read from Prometheus.
+/// Figures read from Prometheus, from the same recording rules the SLO dashboard reads.
+/// Kept, with their read time, while Prometheus cannot be read.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SloLive {
-    /// Good events over the window, as a percentage.
+    /// Good events over the window, as a percentage, traffic-weighted (every event counts
+    /// once, whatever the hour it came in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub availability: Option<f64>,
+    pub sli: Option<f64>,
     /// Fraction of the error budget left (negative once overspent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_budget_remaining: Option<f64>,
-    /// Burn rate per alert window (`5m`, `1h`, ...).
+    /// Fraction of the error budget spent so far over the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_budget_spent: Option<f64>,
+    /// Burn rate per alert window (`5m`, `1h`, ...): the error ratio over that window
+    /// divided by the error budget; 1 spends exactly the budget over the SLO window.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub burn_rates: BTreeMap<String, f64>,
-    /// Alerts of this SLO that are firing.
+    /// When the budget runs out at the burn rate over the fastest page tier's long window:
+    /// a duration such as `2d3h`, `not at this rate` (burn rate 1 or below), or `exhausted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_exhausted_in: Option<String>,
+    /// `SLOErrorBudgetBurn` and `SLOMetricsAbsent` alerts of this SLO firing now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub firing_alerts: Vec<String>,
-    /// When these figures were read (RFC 3339).
+    pub firing_alerts: Vec<SloFiringAlert>,
+    /// When these figures were read from Prometheus (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+}
+
+/// One firing alert of an SLO.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SloFiringAlert {
+    /// `SLOErrorBudgetBurn` or `SLOMetricsAbsent`.
+    pub alertname: String,
+    /// `page` or `ticket`.
+    pub severity: String,
+    /// The tier's long window (burn alerts only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub long_window: String,
+    /// The tier's short window (burn alerts only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub short_window: String,
 }

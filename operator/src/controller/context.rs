@@ -1,8 +1,9 @@
 //! What every reconciliation shares: the client (used by the apply and update_status steps,
 //! and to read a rollout the cache shows unfinished), the operator settings, the caches of
 //! parents and children, the per-parent memory, metrics and the event recorder. Holds no
-//! logic of its own.
+//! logic of its own. The live-figures board, when there is one, is read by the SLO status.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
@@ -13,6 +14,7 @@ use super::cache::ChildStores;
 use super::memory::Memory;
 use super::metrics::Metrics;
 use crate::api::MLService;
+use crate::live::Board;
 use crate::validate::OperatorSettings;
 
 /// Shared by every reconciliation of both controllers.
@@ -27,6 +29,8 @@ pub struct Context {
     pub memory: Memory,
     /// Periodic re-check of a converged object.
     pub requeue_after: Duration,
+    /// Live SLO figures published for status, when the operator reads a Prometheus.
+    pub live: Option<Arc<Board>>,
 }
 
 impl Context {
@@ -49,6 +53,14 @@ impl Context {
             recorder,
             memory: Memory::default(),
             requeue_after,
+            live: None,
         }
+    }
+
+    /// The same context, with SLO statuses carrying the figures published on `board`.
+    #[must_use]
+    pub fn with_live(mut self, board: Arc<Board>) -> Self {
+        self.live = Some(board);
+        self
     }
 }

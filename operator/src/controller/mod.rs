@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::{StreamExt, future};
+use futures::{FutureExt, StreamExt, future};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
@@ -37,6 +37,7 @@ use watches::Triggers;
 
 use crate::api::{MLService, SLO};
 use crate::labels::MANAGER;
+use crate::live::{Board, LiveSettings, poller};
 use crate::report::Report;
 use crate::validate::OperatorSettings;
 
@@ -56,6 +57,8 @@ pub struct Options {
     pub requeue_after: Duration,
     /// Identity in Events (`reportingInstance`).
     pub instance: String,
+    /// Live SLO figures from Prometheus, when configured.
+    pub live: Option<LiveSettings>,
 }
 
 /// Runs both controllers in `scope` until `shutdown` resolves.
@@ -73,6 +76,7 @@ pub async fn run(
         mlservice: mls_trigger,
         slo: slo_trigger.clone(),
     };
+    let slo_trigger_for_live = slo_trigger.clone();
     let (children, child_watches) = watches::children(&client, &scope, &triggers);
     let (mls_store, mls_writer) = reflector::store::<MLService>();
     let (slo_store, slo_writer) = reflector::store::<SLO>();
@@ -84,7 +88,7 @@ pub async fn run(
         controller: MANAGER.into(),
         instance: Some(options.instance.clone()),
     };
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         settings,
         children.clone(),
@@ -92,7 +96,28 @@ pub async fn run(
         metrics,
         Recorder::new(client, reporter),
         options.requeue_after,
-    ));
+    );
+    let live = match options.live {
+        Some(live) => {
+            let board = Arc::new(Board::default());
+            ctx = ctx.with_live(board.clone());
+            let namespace = match &scope {
+                Scope::AllNamespaces => None,
+                Scope::Namespace(ns) => Some(ns.clone()),
+            };
+            poller::run(
+                live,
+                namespace,
+                board,
+                slo_store.clone(),
+                mls_store.clone(),
+                slo_trigger_for_live,
+            )
+            .boxed()
+        }
+        None => future::pending::<()>().boxed(),
+    };
+    let ctx = Arc::new(ctx);
     let config = ControllerConfig::default()
         .concurrency(options.concurrency)
         .debounce(Duration::from_millis(500));
@@ -110,7 +135,7 @@ pub async fn run(
         .for_each(|result| log_failure("SLO", result));
 
     let controllers = once_cached(children, mls_store, mls_controller, slo_controller);
-    let background = future::join(child_watches, follow_caches(ctx, slo_store));
+    let background = future::join3(child_watches, follow_caches(ctx, slo_store), live);
     futures::pin_mut!(controllers);
     futures::pin_mut!(background);
     future::select(controllers, background).await;

@@ -1,9 +1,12 @@
 //! Reconciliation of an SLO: dereference (its target MLService, from the cache) → validate →
-//! build → apply → update_status.
+//! build → apply → update_status. With live figures, update_status also writes what the
+//! live board publishes for the SLO (figures, `BudgetExhausted`, `Burning`), so that one step
+//! owns the status and its field manager.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -16,9 +19,13 @@ use super::memory::ParentKey;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::status::{self, Assessment, Verdict};
-use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND};
+
+use crate::api::conditions::{
+    BURNING, REASON_INVALID_SPEC, REASON_RECONCILED, REASON_TARGET_NOT_FOUND,
+};
 use crate::api::{MLService, SLO, SloStatus};
 use crate::builders::SloChildren;
+use crate::live::Published;
 use crate::slo_rules::{raised_windows, rule_names};
 use crate::validate::{ValidSlo, validate_slo};
 
@@ -140,6 +147,12 @@ fn raised_note(slo: &ValidSlo) -> String {
     )
 }
 
+/// The live figures published for this SLO, if the operator reads a Prometheus.
+fn published(slo: &SLO, ctx: &Context) -> Option<Published> {
+    let key = (slo.namespace().unwrap_or_default(), slo.name_any());
+    ctx.live.as_ref()?.get(&key)
+}
+
 async fn update_status(
     slo: &SLO,
     ctx: &Context,
@@ -148,12 +161,51 @@ async fn update_status(
 ) -> Result<(), Error> {
     let current = slo.status.as_ref();
     let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
-    desired.conditions = assessment.conditions(previous, slo.metadata.generation, status::now());
+    let now = status::now();
+    let generation = slo.metadata.generation;
+    desired.conditions = assessment.conditions(previous, generation, now);
+    let live = published(slo, ctx);
+    if let Some(live) = &live {
+        desired.live.clone_from(&live.live);
+        desired.error_budget_remaining = live.budget_column();
+        desired.conditions.extend(live.conditions.iter().map(|c| {
+            status::condition(
+                c.type_, c.status, &c.reason, &c.message, previous, generation, now,
+            )
+        }));
+    }
     let written = status::write_if_changed(ctx, slo, current, &desired).await?;
+    if written {
+        announce_trouble(slo, ctx, live.as_ref(), previous).await;
+    }
     let degraded = status::degraded_message(&desired.conditions);
     if written && degraded.is_some() && degraded != status::degraded_message(previous) {
         let reason = &assessment.degraded.reason;
         events::warn(ctx, slo, reason, "Validate", degraded.unwrap_or_default()).await;
     }
     Ok(())
+}
+
+/// One Warning Event when reading the figures starts failing or fails for another reason;
+/// none while the same trouble lasts.
+async fn announce_trouble(
+    slo: &SLO,
+    ctx: &Context,
+    live: Option<&Published>,
+    previous: &[Condition],
+) {
+    let Some(reason) = live.and_then(Published::trouble_reason) else {
+        return;
+    };
+    let before = previous
+        .iter()
+        .find(|c| c.type_ == BURNING)
+        .map(|c| c.reason.as_str());
+    if before == Some(reason) {
+        return;
+    }
+    let message = live
+        .map(|l| l.conditions[1].message.clone())
+        .unwrap_or_default();
+    events::warn(ctx, slo, reason, "ReadFigures", &message).await;
 }

@@ -62,20 +62,41 @@ impl Assessment {
         .into_iter()
         .map(|(type_, verdict)| {
             let status = if verdict.status { "True" } else { "False" };
-            let last_transition_time = previous
-                .iter()
-                .find(|c| c.type_ == type_ && c.status == status)
-                .map_or_else(|| Time(now), |c| c.last_transition_time.clone());
-            Condition {
-                type_: type_.to_owned(),
-                status: status.to_owned(),
-                reason: verdict.reason.clone(),
-                message: verdict.message.clone(),
-                observed_generation: generation,
-                last_transition_time,
-            }
+            condition(
+                type_,
+                status,
+                &verdict.reason,
+                &verdict.message,
+                previous,
+                generation,
+                now,
+            )
         })
         .collect()
+    }
+}
+
+/// One condition, keeping the previous transition time when its status did not change.
+pub fn condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or_else(|| Time(now), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        observed_generation: generation,
+        last_transition_time,
     }
 }
 

@@ -2,11 +2,14 @@
 //! environment variable, checked once at start-up.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
 
 use crate::controller::Scope;
+use crate::live::client::ConfigError;
+use crate::live::{LiveMetrics, LiveSettings, Prometheus, PrometheusConfig, Thresholds};
 use crate::validate::{OperatorSettings, SettingsError};
 
 /// Log line format.
@@ -74,6 +77,35 @@ pub struct RunArgs {
     /// Periodic re-check of converged resources, seconds.
     #[arg(long, env = "TIDEWATCH_REQUEUE_SECONDS", default_value_t = 300)]
     pub requeue_seconds: u64,
+    /// Prometheus to read live SLO figures from (`http(s)://host:port[/prefix]`); without it
+    /// the SLO status carries no figures.
+    #[arg(long, env = "TIDEWATCH_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+    /// PEM file of the CAs that sign Prometheus' certificate (system roots otherwise).
+    #[arg(long, env = "TIDEWATCH_PROMETHEUS_CA_FILE")]
+    pub prometheus_ca_file: Option<PathBuf>,
+    /// File holding a bearer token for Prometheus or the proxy in front of it; re-read on
+    /// every request.
+    #[arg(long, env = "TIDEWATCH_PROMETHEUS_BEARER_TOKEN_FILE")]
+    pub prometheus_bearer_token_file: Option<PathBuf>,
+    /// Bound on each request to Prometheus, seconds.
+    #[arg(
+        long,
+        env = "TIDEWATCH_PROMETHEUS_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub prometheus_timeout_seconds: u64,
+    /// Time between two reads of the SLO figures, seconds; after a failed read the wait
+    /// doubles, up to 10 times this.
+    #[arg(long, env = "TIDEWATCH_PROMETHEUS_POLL_SECONDS", default_value_t = 30)]
+    pub prometheus_poll_seconds: u64,
+    /// Least time between two status writes of one SLO's figures, seconds.
+    #[arg(
+        long,
+        env = "TIDEWATCH_SLO_STATUS_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub slo_status_interval_seconds: u64,
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -83,6 +115,31 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 }
 
 impl RunArgs {
+    /// The live-figures settings when a Prometheus URL is given; a bad URL or CA file is
+    /// refused at start-up.
+    pub fn live(&self, metrics: LiveMetrics) -> Result<Option<LiveSettings>, ConfigError> {
+        let Some(url) = &self.prometheus_url else {
+            return Ok(None);
+        };
+        let prometheus = Prometheus::new(&PrometheusConfig {
+            url: url.clone(),
+            ca_file: self.prometheus_ca_file.clone(),
+            bearer_token_file: self.prometheus_bearer_token_file.clone(),
+            timeout: Duration::from_secs(self.prometheus_timeout_seconds.max(1)),
+        })?;
+        let poll_interval = Duration::from_secs(self.prometheus_poll_seconds.max(1));
+        Ok(Some(LiveSettings {
+            prometheus,
+            poll_interval,
+            max_backoff: poll_interval * 10,
+            thresholds: Thresholds {
+                min_interval: Duration::from_secs(self.slo_status_interval_seconds),
+                ..Thresholds::default()
+            },
+            metrics,
+        }))
+    }
+
     /// The builder settings, checked.
     pub fn settings(&self) -> Result<OperatorSettings, SettingsError> {
         OperatorSettings::new(

@@ -24,6 +24,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::controller::metrics::Metrics;
 use crate::controller::{self, Options, Scope};
+use crate::live::LiveMetrics;
 use crate::validate::OperatorSettings;
 use config::{LogFormat, RunArgs};
 use http::Endpoints;
@@ -81,7 +82,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("building the Kubernetes client")?;
-    let (metrics, endpoints) = serve_endpoints(args.metrics_address).await?;
+    let (metrics, live_metrics, endpoints) = serve_endpoints(args.metrics_address).await?;
+    let live = args
+        .live(live_metrics)
+        .context("invalid Prometheus settings")?;
+    if let Some(live) = &live {
+        tracing::info!(prometheus = ?live.prometheus, "reading live SLO figures");
+    }
     let (stop, signalled) = stop_on_signal();
     let identity = args.identity();
     let controllers = Controllers {
@@ -92,6 +99,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             concurrency: args.concurrency,
             requeue_after: args.requeue_after(),
             instance: identity.clone(),
+            live,
         },
         metrics,
     };
@@ -117,9 +125,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// Registers the operator's metrics and serves them with the health endpoints, not ready yet.
-async fn serve_endpoints(address: SocketAddr) -> anyhow::Result<(Metrics, Arc<Endpoints>)> {
+async fn serve_endpoints(
+    address: SocketAddr,
+) -> anyhow::Result<(Metrics, LiveMetrics, Arc<Endpoints>)> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
+    let live_metrics = LiveMetrics::register(&mut registry);
     let endpoints = Arc::new(Endpoints {
         registry,
         ready: AtomicBool::new(false),
@@ -129,7 +140,7 @@ async fn serve_endpoints(address: SocketAddr) -> anyhow::Result<(Metrics, Arc<En
         .with_context(|| format!("binding {address}"))?;
     tokio::spawn(server);
     tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
-    Ok((metrics, endpoints))
+    Ok((metrics, live_metrics, endpoints))
 }
 
 /// A stop that resolves on SIGTERM or SIGINT, and the task that waits for the signal.

@@ -5,6 +5,7 @@
 
 mod apply;
 mod errors;
+mod live_status;
 mod status_events;
 
 use std::collections::{BTreeMap, HashMap};
@@ -97,6 +98,14 @@ impl Harness {
             children,
             mlservices,
         }
+    }
+
+    /// The same harness, its SLO statuses carrying what `board` publishes.
+    fn with_live(mut self, board: Arc<crate::live::Board>) -> Self {
+        let ctx =
+            Arc::try_unwrap(self.ctx).unwrap_or_else(|_| panic!("the context is not shared yet"));
+        self.ctx = Arc::new(ctx.with_live(board));
+        self
     }
 
     /// Puts `object` in the cache of its kind, as the kind's watch would after a change.

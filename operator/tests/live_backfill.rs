@@ -1,0 +1,425 @@
+//! Live SLO figures against a real Prometheus holding a known 30-day history. The history of
+//! `tidewatch_requests_total` (10:1 day/night traffic, errors mostly at night, a readiness
+//! probe failing throughout, and a 5 % incident running at read time) is backfilled with
+//! `promtool tsdb create-blocks-from openmetrics`; the short-window rates the period SLI
+//! sums are backfilled with `promtool tsdb create-blocks-from rules` (recording rules only
+//! evaluate from when Prometheus starts, as for an SLO created today); then Prometheus runs
+//! the generated rule group. The figures the operator computes from its three reads must
+//! equal the truth computed from the history, the dashboard's budget panel must say the
+//! same, and the burn rates and firing alerts must be what Prometheus itself evaluates.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+use support::*;
+use tidewatch_operator::dashboards::slo::{SloDashboard, slo_dashboard};
+use tidewatch_operator::live::client::{Prometheus, PrometheusConfig};
+use tidewatch_operator::live::figures::{SloTerms, compute};
+use tidewatch_operator::live::snapshot::Snapshot;
+use tidewatch_operator::monitoring_types::RuleGroup;
+use tidewatch_operator::slo_rules::rule_group;
+use tidewatch_operator::slo_rules::sli::error_ratio;
+use tidewatch_operator::validate::{PromDuration, ValidSlo};
+
+const MINUTE: i64 = 60;
+const DAY: i64 = 86_400;
+const WINDOW: i64 = 30 * DAY;
+/// Labels of every series; OpenMetrics allows no space after a comma.
+const SERIES: &str = r#"namespace="fraud",service="fraud-detector",pod="fraud-detector-0""#;
+
+/// Requests and errors per minute at `t` (unix seconds): 600/min by day with 0.02 % errors,
+/// 60/min from 00:00 to 08:00 UTC with 0.4 % errors, and 5 % errors from `incident` on.
+fn traffic(t: i64, incident: i64) -> (f64, f64) {
+    let night = (t.rem_euclid(DAY)) < 8 * 3_600;
+    let (total, ratio) = if night {
+        (60.0, 0.004)
+    } else {
+        (600.0, 0.0002)
+    };
+    let ratio = if t >= incident { 0.05 } else { ratio };
+    (total, total * ratio)
+}
+
+/// The history, one sample a minute from `start` to `end`.
+struct History {
+    start: i64,
+    end: i64,
+    incident: i64,
+}
+
+impl History {
+    fn minutes(&self) -> impl Iterator<Item = i64> + '_ {
+        (self.start..=self.end).step_by(MINUTE as usize)
+    }
+
+    /// (good, bad) counter values at each sample.
+    fn counters(&self) -> Vec<(i64, f64, f64)> {
+        let (mut good, mut bad) = (0.0, 0.0);
+        self.minutes()
+            .map(|t| {
+                let (total, errors) = traffic(t, self.incident);
+                good += total - errors;
+                bad += errors;
+                (t, good, bad)
+            })
+            .collect()
+    }
+
+    /// Errors and requests whose sample lies in (`at` - `window`, `at`].
+    fn truth(&self, at: f64, window: i64) -> (f64, f64) {
+        self.minutes()
+            .skip(1)
+            .filter(|&t| (t as f64) > at - window as f64 && (t as f64) <= at)
+            .map(|t| traffic(t, self.incident))
+            .fold((0.0, 0.0), |(e, n), (total, errors)| {
+                (e + errors, n + total)
+            })
+    }
+
+    fn openmetrics(&self) -> String {
+        let mut text = String::from("# TYPE tidewatch_requests counter\n");
+        let counters = self.counters();
+        for (code, pick) in [("200", 1), ("500", 2)] {
+            for (t, good, bad) in &counters {
+                let value = if pick == 1 { good } else { bad };
+                let _ = writeln!(
+                    text,
+                    "tidewatch_requests_total{{{SERIES},route=\"/v1/predict\",method=\"POST\",code=\"{code}\"}} {value} {t}"
+                );
+            }
+        }
+        // A pod that never becomes ready: 6 readiness probes a minute answered 503.
+        for (i, t) in self.minutes().enumerate() {
+            let _ = writeln!(
+                text,
+                "tidewatch_requests_total{{{SERIES},route=\"/readyz\",method=\"GET\",code=\"503\"}} {} {t}",
+                6 * i
+            );
+        }
+        text.push_str("# EOF\n");
+        text
+    }
+}
+
+/// A Prometheus process, killed when dropped.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn prometheus_binary() -> PathBuf {
+    promtool().with_file_name("prometheus")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_prometheus(dir: &Path, rule_files: &[PathBuf]) -> Result<Running> {
+    let config = dir.join("prometheus.yml");
+    let rules: Vec<String> = rule_files.iter().map(|p| p.display().to_string()).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{evaluation_interval: 1m}}\nrule_files: {}\n",
+            serde_json::to_string(&rules)?
+        ),
+    )?;
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("prometheus.log"))?;
+    let child = Command::new(prometheus_binary())
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg("--storage.tsdb.retention.time=90d")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting prometheus")?;
+    let running = Running {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = client(&running.url)?;
+    for _ in 0..120 {
+        if client.api("/api/v1/status/runtimeinfo").await.is_ok() {
+            return Ok(running);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!(
+        "prometheus did not start:\n{}",
+        std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+    )
+}
+
+fn client(url: &str) -> Result<Prometheus> {
+    Ok(Prometheus::new(&PrometheusConfig {
+        url: url.into(),
+        ca_file: None,
+        bearer_token_file: None,
+        timeout: Duration::from_secs(30),
+    })?)
+}
+
+fn promtool_run(args: &[&str]) -> Result<()> {
+    let out = Command::new(promtool()).args(args).output()?;
+    ensure!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Moves every block of `from` into the TSDB of `dir`.
+fn adopt_blocks(from: &Path, dir: &Path) -> Result<usize> {
+    let tsdb = dir.join("tsdb");
+    std::fs::create_dir_all(&tsdb)?;
+    let mut moved = 0;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.path().join("meta.json").is_file() {
+            std::fs::rename(entry.path(), tsdb.join(entry.file_name()))?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+fn scenario_slo() -> ValidSlo {
+    availability_slo("")
+}
+
+/// The rules the period SLI sums: the short-window rates of requests and errors.
+fn rate_rules(slo: &ValidSlo) -> RuleGroup {
+    let mut group = rule_group(slo);
+    group.rules.retain(|r| {
+        r.record
+            .as_deref()
+            .is_some_and(|n| n.contains(":requests:rate") || n.contains(":errors:rate"))
+    });
+    group
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+async fn last_evaluation(prometheus: &Prometheus) -> Result<f64> {
+    let rules = prometheus.api("/api/v1/rules").await?;
+    let text = rules["groups"][0]["lastEvaluation"]
+        .as_str()
+        .context("a group evaluated")?;
+    let at: k8s_openapi::jiff::Timestamp = text.parse()?;
+    Ok(at.as_nanosecond() as f64 / 1e9)
+}
+
+#[tokio::test]
+async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let slo = scenario_slo();
+    let minute_now = now() / MINUTE * MINUTE;
+    let history = History {
+        start: minute_now - WINDOW - 3_600,
+        // Not beyond now: a block reaching into the future would make Prometheus refuse
+        // every sample its rules record before that time ("out of bounds").
+        end: minute_now,
+        incident: minute_now - 30 * MINUTE,
+    };
+
+    // 1. The raw counters, backfilled.
+    let om = dir.path().join("history.om");
+    std::fs::write(&om, history.openmetrics())?;
+    let raw_blocks = dir.path().join("raw-blocks");
+    promtool_run(&[
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        "--max-block-duration=24h",
+        om.to_str().context("utf-8")?,
+        raw_blocks.to_str().context("utf-8")?,
+    ])?;
+    let raw = adopt_blocks(&raw_blocks, dir.path())?;
+
+    // 2. The short-window rates, backfilled from those counters by a Prometheus without rules.
+    let rate_file = write_rule_file(dir.path(), "rates.yaml", &[rate_rules(&slo)])?;
+    let rule_blocks = dir.path().join("rule-blocks");
+    {
+        let bare = start_prometheus(dir.path(), &[]).await?;
+        promtool_run(&[
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            &format!("--start={}", history.start + 5 * MINUTE),
+            &format!("--end={minute_now}"),
+            "--eval-interval=1m",
+            &format!("--url={}", bare.url),
+            &format!("--output-dir={}", rule_blocks.display()),
+            rate_file.to_str().context("utf-8")?,
+        ])?;
+    }
+    let recorded = adopt_blocks(&rule_blocks, dir.path())?;
+    println!("BACKFILL {raw} raw blocks, {recorded} recorded-rule blocks");
+
+    // 3. Prometheus with the generated rule group, as the operator deploys it.
+    let rules = rule_file_of(dir.path(), &slo)?;
+    let running = start_prometheus(dir.path(), &[rules]).await?;
+    let prometheus = client(&running.url)?;
+    let key = ("fraud".to_owned(), "fraud-availability".to_owned());
+    let mut snapshot = Snapshot::default();
+    // The group's first evaluation comes within one interval (1m) of the start.
+    for _ in 0..180 {
+        snapshot = Snapshot::read(&prometheus, None).await?;
+        if snapshot.readings(&key).period_error_ratio.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let evaluated = last_evaluation(&prometheus).await?;
+    let readings = snapshot.readings(&key);
+    let figures = compute(&SloTerms::of(&slo), &readings).with_context(|| {
+        format!(
+            "no figures after the first evaluation: {readings:?}\n{}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        )
+    })?;
+
+    // The SLI and the budget against the history's truth over the same 30 days.
+    let (errors, total) = history.truth(evaluated, WINDOW);
+    let true_sli = 1.0 - errors / total;
+    let true_budget = 1.0 - (errors / total) / slo.objective.error_budget();
+    println!(
+        "LIVE sli {:.5}% (truth {:.5}%), budget left {:.3}% (truth {:.3}%), spent {:.3}%",
+        figures.sli * 100.0,
+        true_sli * 100.0,
+        figures.budget_remaining * 100.0,
+        true_budget * 100.0,
+        figures.budget_spent * 100.0
+    );
+    assert!(
+        (figures.sli - true_sli).abs() * 100.0 < 0.1,
+        "SLI {} vs truth {true_sli}",
+        figures.sli
+    );
+    assert!(
+        (figures.budget_remaining - true_budget).abs() * 100.0 < 0.1,
+        "budget left {} vs truth {true_budget}",
+        figures.budget_remaining
+    );
+    assert!(
+        (0.3..0.8).contains(&figures.budget_remaining),
+        "the scenario spends about half of the budget: {}",
+        figures.budget_remaining
+    );
+
+    // The dashboard's "Error budget left" panel, its variables filled in, says the same.
+    let dashboard = slo_dashboard(&SloDashboard::of(&slo));
+    let panel = dashboard["panels"]
+        .as_array()
+        .context("panels")?
+        .iter()
+        .find(|p| p["title"] == "Error budget left")
+        .context("the budget panel")?;
+    let expr = panel["targets"][0]["expr"]
+        .as_str()
+        .context("an expression")?
+        .replace("$namespace", "fraud")
+        .replace("$slo", "fraud-availability")
+        .replace("$objective", "99.9");
+    let panel_value = prometheus
+        .query(&expr)
+        .await?
+        .first()
+        .map(|s| s.value)
+        .context("the panel shows a value")?;
+    println!("DASHBOARD budget panel {:.3}%", panel_value * 100.0);
+    assert!(
+        (panel_value - figures.budget_remaining).abs() < 1e-6,
+        "panel {panel_value} vs status {}",
+        figures.budget_remaining
+    );
+
+    // Each burn rate is Prometheus' own ratio of the raw counters at the evaluation time,
+    // divided by the budget, and close to the history's truth.
+    for (window, burn) in &figures.burn_rates {
+        let w = PromDuration::parse(window).map_err(anyhow::Error::msg)?;
+        let raw = prometheus
+            .query_at(&error_ratio(&slo.sli, w), evaluated)
+            .await?;
+        let prometheus_burn = raw.first().map(|s| s.value).context("raw ratio")? / 0.001;
+        let (e, n) = history.truth(evaluated, w.as_secs() as i64);
+        let true_burn = e / n / 0.001;
+        println!(
+            "BURN {window}: status {burn:.4}, prometheus {prometheus_burn:.4}, history {true_burn:.4}"
+        );
+        assert!(
+            (burn - prometheus_burn).abs() <= 1e-9 * prometheus_burn.abs().max(1.0),
+            "{window}: {burn} vs {prometheus_burn}"
+        );
+        assert!(
+            (burn - true_burn).abs() <= 0.03 * true_burn.max(0.1),
+            "{window}: {burn} vs history {true_burn}"
+        );
+    }
+    assert_eq!(
+        figures.burn_rates.len(),
+        7,
+        "every alert window: {figures:?}"
+    );
+
+    // The firing alerts are those Prometheus reports in ALERTS.
+    let alerts = prometheus
+        .query(r#"ALERTS{alertstate="firing", namespace="fraud", slo="fraud-availability"}"#)
+        .await?;
+    let from_prometheus: BTreeSet<(String, String, String)> = alerts
+        .iter()
+        .map(|s| {
+            let get = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+            (get("alertname"), get("severity"), get("long_window"))
+        })
+        .collect();
+    let from_status: BTreeSet<(String, String, String)> = figures
+        .firing
+        .iter()
+        .map(|a| {
+            (
+                a.alertname.clone(),
+                a.severity.clone(),
+                a.long_window.clone(),
+            )
+        })
+        .collect();
+    println!("ALERTS status {from_status:?}, prometheus {from_prometheus:?}");
+    assert_eq!(from_status, from_prometheus);
+    assert!(
+        from_status.contains(&("SLOErrorBudgetBurn".into(), "page".into(), "1h".into())),
+        "the 5 % incident pages through 1h/5m"
+    );
+    drop(running);
+    Ok(())
+}
