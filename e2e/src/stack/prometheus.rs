@@ -70,9 +70,20 @@ impl Prometheus {
         jobs: &[ScrapeJob],
         rule_files: &[PathBuf],
     ) -> anyhow::Result<Self> {
+        Self::start_on(free_port(), http, dir, jobs, rule_files).await
+    }
+
+    /// As `start`, on a given port: a Prometheus restarted on the same address and TSDB is
+    /// the same Prometheus to its clients.
+    pub async fn start_on(
+        port: u16,
+        http: &reqwest::Client,
+        dir: &Path,
+        jobs: &[ScrapeJob],
+        rule_files: &[PathBuf],
+    ) -> anyhow::Result<Self> {
         let config = dir.join("prometheus.yml");
         std::fs::write(&config, config_yaml(jobs, rule_files))?;
-        let port = free_port();
         let mut command = Command::new(tool_path("prometheus")?);
         command
             .arg(format!("--config.file={}", config.display()))
