@@ -292,15 +292,19 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
     let prometheus = client(&running.url)?;
     let key = ("fraud".to_owned(), "fraud-availability".to_owned());
     let mut snapshot = Snapshot::default();
-    // The group's first evaluation comes within one interval (1m) of the start.
+    // The group's first evaluation comes within one interval (1m) of the start; read the
+    // figures once it has finished (every rule evaluated, alerts included).
+    let mut evaluated = 0.0;
     for _ in 0..180 {
-        snapshot = Snapshot::read(&prometheus, None).await?;
-        if snapshot.readings(&key).period_error_ratio.is_some() {
-            break;
+        evaluated = last_evaluation(&prometheus).await?;
+        if evaluated > 0.0 {
+            snapshot = Snapshot::read(&prometheus, None).await?;
+            if snapshot.readings(&key).period_error_ratio.is_some() {
+                break;
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let evaluated = last_evaluation(&prometheus).await?;
     let readings = snapshot.readings(&key);
     let figures = compute(&SloTerms::of(&slo), &readings).with_context(|| {
         format!(
@@ -392,17 +396,8 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
         "every alert window: {figures:?}"
     );
 
-    // The firing alerts are those Prometheus reports in ALERTS.
-    let alerts = prometheus
-        .query(r#"ALERTS{alertstate="firing", namespace="fraud", slo="fraud-availability"}"#)
-        .await?;
-    let from_prometheus: BTreeSet<(String, String, String)> = alerts
-        .iter()
-        .map(|s| {
-            let get = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
-            (get("alertname"), get("severity"), get("long_window"))
-        })
-        .collect();
+    // The firing alerts are those Prometheus reports for its alerting rules
+    // (`/api/v1/rules`, not the alerts list the operator reads).
     let from_status: BTreeSet<(String, String, String)> = figures
         .firing
         .iter()
@@ -411,6 +406,21 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
                 a.alertname.clone(),
                 a.severity.clone(),
                 a.long_window.clone(),
+            )
+        })
+        .collect();
+    let rules = prometheus.api("/api/v1/rules").await?;
+    let from_prometheus: BTreeSet<(String, String, String)> = rules["groups"][0]["rules"]
+        .as_array()
+        .context("rules")?
+        .iter()
+        .filter(|r| r["type"] == "alerting" && r["state"] == "firing")
+        .map(|r| {
+            let label = |k: &str| r["labels"][k].as_str().unwrap_or_default().to_owned();
+            (
+                r["name"].as_str().unwrap_or_default().to_owned(),
+                label("severity"),
+                label("long_window"),
             )
         })
         .collect();
