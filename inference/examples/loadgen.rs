@@ -418,7 +418,7 @@ mod tests {
         let parsed = options("--url http://127.0.0.1:1/v1/predict --transactions 50").unwrap();
         assert_eq!(parsed.bodies.len(), 50);
         for body in &parsed.bodies {
-            let request: tidewatch_inference::core::schema::PredictRequest<'_> =
+            let request: tidewatch_inference::core::request::PredictRequest<'_> =
                 tidewatch_inference::core::schema::parse(body).unwrap();
             request.validate("").unwrap();
         }

@@ -57,6 +57,13 @@ pub struct RedisArgs {
         default_value = "tidewatch:user:"
     )]
     pub redis_key_prefix: String,
+    /// Prefix of the per-merchant hash keys (`merchant_id` of a request).
+    #[arg(
+        long,
+        env = "TIDEWATCH_REDIS_MERCHANT_KEY_PREFIX",
+        default_value = "tidewatch:merchant:"
+    )]
+    pub redis_merchant_key_prefix: String,
     /// Upper bound of one feature lookup, in milliseconds.
     #[arg(
         long,
@@ -83,6 +90,7 @@ impl RedisArgs {
             url: url.clone(),
             password,
             key_prefix: self.redis_key_prefix.clone(),
+            merchant_key_prefix: self.redis_merchant_key_prefix.clone(),
             timeout: Duration::from_millis(self.feature_timeout_ms.max(1)),
         }))
     }
@@ -124,9 +132,16 @@ pub struct ServeConfig {
     /// Users in the in-memory store (`user-000000` ...), when Redis is not configured.
     #[arg(long, env = "TIDEWATCH_SYNTHETIC_USERS", default_value_t = 10_000)]
     pub synthetic_users: usize,
+    /// Merchants in the in-memory store (`merchant_0` ...), when Redis is not configured.
+    #[arg(long, env = "TIDEWATCH_SYNTHETIC_MERCHANTS", default_value_t = 1_000)]
+    pub synthetic_merchants: usize,
     /// Seed of the synthetic user population.
     #[arg(long, env = "TIDEWATCH_SYNTHETIC_SEED", default_value_t = 42)]
     pub synthetic_seed: u64,
+    /// Serve `POST /debug/populate-cache/{user_id}`, which writes a synthetic profile into
+    /// the feature store (for demos). Off, the route answers 404.
+    #[arg(long, env = "TIDEWATCH_ENABLE_DEBUG_ROUTES")]
+    pub enable_debug_routes: bool,
     /// Most recent predictions the drift window holds.
     #[arg(long, env = "TIDEWATCH_DRIFT_WINDOW", default_value_t = 5000)]
     pub drift_window: usize,
@@ -232,6 +247,9 @@ pub struct LoadFeaturesArgs {
     /// Users to write (`user-000000` ...).
     #[arg(long, default_value_t = 10_000)]
     pub users: usize,
+    /// Merchants to write (`merchant_0` ...).
+    #[arg(long, default_value_t = 1_000)]
+    pub merchants: usize,
     /// Seed of the synthetic user population (same as the server's in-memory store).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

@@ -99,7 +99,14 @@ async fn serve_with_telemetry(
         max_body_bytes: config.max_body_bytes,
         max_batch_size: config.max_batch_size.max(1),
         drift_min_samples: config.drift_min_samples,
+        debug_routes: config.enable_debug_routes,
+        synthetic_seed: config.synthetic_seed,
     });
+    if config.enable_debug_routes {
+        tracing::warn!(
+            "debug routes are on: POST /debug/populate-cache/{{user_id}} writes into the feature store"
+        );
+    }
     tokio::spawn(warm_up(state.clone()));
 
     let served = server::run(state.clone(), &server_settings(config)).await;
@@ -150,7 +157,11 @@ fn feature_store(config: &ServeConfig) -> Result<FeatureStore, ServeError> {
             )
         }
         None => {
-            let memory = MemoryStore::synthetic(config.synthetic_seed, config.synthetic_users);
+            let memory = MemoryStore::synthetic(
+                config.synthetic_seed,
+                config.synthetic_users,
+                config.synthetic_merchants,
+            );
             tracing::info!(users = memory.len(), "feature store: in memory");
             FeatureStore::memory(memory)
         }

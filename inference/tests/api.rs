@@ -134,6 +134,24 @@ fn without(field: &str) -> String {
     t.to_string()
 }
 
+/// The request the fraud API this server replaces documented.
+fn fraud_api_request() -> Value {
+    json!({"transaction_id": "txn_demo_001", "user_id": 12345, "amount": 149.99,
+           "payment_method": "card", "merchant_id": "merchant_42"})
+}
+
+fn fraud_api_with(field: &str, value: Value) -> String {
+    let mut t = fraud_api_request();
+    t[field] = value;
+    t.to_string()
+}
+
+fn fraud_api_without(field: &str) -> String {
+    let mut t = fraud_api_request();
+    t.as_object_mut().unwrap().remove(field);
+    t.to_string()
+}
+
 fn malformed_cases() -> Vec<Case> {
     const P: &str = "/v1/predict";
     const B: &str = "/v1/predict/batch";
@@ -157,7 +175,15 @@ fn malformed_cases() -> Vec<Case> {
         ("amount negative", P, J, with("amount", json!(-5.0)), 422, Some("amount")),
         ("amount zero", P, J, with("amount", json!(0)), 422, Some("amount")),
         ("amount huge", P, J, with("amount", json!(1e12)), 422, Some("amount")),
-        ("user_id number", P, J, with("user_id", json!(12345)), 400, Some("user_id")),
+        ("user_id negative number", P, J, with("user_id", json!(-5)), 400, Some("user_id")),
+        ("user_id fraction", P, J, with("user_id", json!(1.5)), 400, Some("user_id")),
+        ("user_id bool", P, J, with("user_id", json!(true)), 400, Some("user_id")),
+        ("payment_method unknown", P, J, fraud_api_with("payment_method", json!("cheque")), 422, Some("payment_method")),
+        ("payment_method number", P, J, fraud_api_with("payment_method", json!(7)), 400, Some("payment_method")),
+        ("merchant_id empty", P, J, fraud_api_with("merchant_id", json!("")), 422, Some("merchant_id")),
+        ("merchant_id object", P, J, fraud_api_with("merchant_id", json!({})), 400, Some("merchant_id")),
+        ("fraud API amount missing", P, J, fraud_api_without("amount"), 400, Some("amount")),
+        ("fraud API user_id missing", P, J, fraud_api_without("user_id"), 400, Some("user_id")),
         ("user_id empty", P, J, with("user_id", json!("")), 422, Some("user_id")),
         ("user_id blank", P, J, with("user_id", json!("   ")), 422, Some("user_id")),
         ("user_id too long", P, J, with("user_id", json!("u".repeat(300))), 422, Some("user_id")),

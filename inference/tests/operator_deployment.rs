@@ -11,7 +11,7 @@ use clap::{CommandFactory, FromArgMatches};
 use serde_json::Value;
 use tidewatch_contract::env::SERVE_FLAGS;
 use tidewatch_inference::config::{Cli, Command, LogFormat, ServeConfig};
-use tidewatch_inference::server::ROUTES;
+use tidewatch_inference::server::{ROUTES, RouteKind};
 use tidewatch_operator::render::render;
 use tidewatch_operator::validate::OperatorSettings;
 
@@ -188,12 +188,22 @@ fn the_example_deployment_starts_the_server_the_spec_describes() {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["port"], port["name"], "{probe}");
         let path = get["path"].as_str().unwrap();
-        assert!(ROUTES.contains(&(path, "GET")), "{probe} asks for {path}");
+        assert!(
+            ROUTES
+                .iter()
+                .any(|r| r.pattern == path && r.method == "GET" && r.kind == RouteKind::Probe),
+            "{probe} asks for {path}"
+        );
     }
     let scrape = &objects["ServiceMonitor"]["spec"]["endpoints"][0];
     assert_eq!(scrape["port"], port["name"]);
     let metrics_path = scrape["path"].as_str().unwrap();
-    assert!(ROUTES.contains(&(metrics_path, "GET")), "{metrics_path}");
+    assert!(
+        ROUTES
+            .iter()
+            .any(|r| r.pattern == metrics_path && r.method == "GET"),
+        "{metrics_path}"
+    );
 
     // The bundled model, the spec's feature store, traces and structured logs.
     assert_eq!(config.model_dir, None);

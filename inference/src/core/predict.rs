@@ -1,5 +1,6 @@
-//! The prediction pipeline without HTTP: fetch each user's features (or defaults), score
-//! on the model thread, decide, record prediction metrics and a privacy-safe log line.
+//! The prediction pipeline without HTTP: fetch each user's features and, when the request
+//! leaves merchant inputs open, the merchant's profile (or defaults), score on the model
+//! thread, decide, record prediction metrics and a privacy-safe log line.
 
 use std::sync::Arc;
 
@@ -10,9 +11,11 @@ use opentelemetry::trace::Span as _;
 use crate::backend::model::{Scored, Thresholds};
 use crate::backend::{Backend, BackendError};
 use crate::core::coalesce::Coalescer;
-use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures, ValidRequest};
+use crate::core::request::ValidRequest;
+use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures};
+use crate::features::inputs::{DefaultedInputs, TRANSACTION_DEFAULTS, complete};
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
-use crate::store::{FeatureStore, Lookup, LookupResult};
+use crate::store::{FeatureStore, Lookup, LookupResult, MerchantLookup};
 use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
 use crate::telemetry::privacy::Pseudonymizer;
 use crate::telemetry::trace::RequestTrace;
@@ -32,6 +35,12 @@ struct Handles {
 }
 
 impl Handles {
+    /// Counts one lookup of either profile; both go to the same store.
+    fn record_lookup(&self, result: LookupResult, elapsed: std::time::Duration) {
+        self.lookups[result as usize].inc();
+        self.lookup_duration.observe(elapsed.as_secs_f64());
+    }
+
     fn new(metrics: &Metrics, model: &str, version: &str) -> Self {
         let decision = |decision| {
             metrics
@@ -119,8 +128,8 @@ impl Predictor {
         request: &'a ValidRequest<'a>,
         trace: &RequestTrace,
     ) -> Result<Prediction<'a>, BackendError> {
-        let lookup = self.lookup(&request.user_id, trace).await;
-        let row = self.engineer(request, &lookup);
+        let lookup = self.lookup(request, trace).await;
+        let (row, defaulted) = self.engineer(request, &lookup);
         let scored = self
             .score(coalescer, std::slice::from_ref(&row), trace)
             .await?;
@@ -128,7 +137,7 @@ impl Predictor {
             .into_iter()
             .next()
             .ok_or_else(|| BackendError::Scoring("the model returned no score".into()))?;
-        Ok(self.answer(request, &lookup, &row, scored, trace))
+        Ok(self.answer(request, &lookup, &row, defaulted, scored, trace))
     }
 
     /// Predictions in request order, looked up concurrently and scored together.
@@ -138,32 +147,45 @@ impl Predictor {
         requests: &'a [ValidRequest<'a>],
         trace: &RequestTrace,
     ) -> Result<Vec<Prediction<'a>>, BackendError> {
-        let lookups = join_all(requests.iter().map(|r| self.lookup(&r.user_id, trace))).await;
-        let rows = requests
+        let lookups = join_all(requests.iter().map(|r| self.lookup(r, trace))).await;
+        let (rows, defaulted): (Vec<_>, Vec<_>) = requests
             .iter()
             .zip(&lookups)
             .map(|(request, lookup)| self.engineer(request, lookup))
-            .collect::<Vec<_>>();
+            .unzip();
         let scored = self.score(coalescer, &rows, trace).await?;
         Ok(requests
             .iter()
             .zip(&lookups)
-            .zip(&rows)
+            .zip(rows.iter().zip(defaulted))
             .zip(scored)
-            .map(|(((request, lookup), row), scored)| {
-                self.answer(request, lookup, row, scored, trace)
+            .map(|(((request, lookup), (row, defaulted)), scored)| {
+                self.answer(request, lookup, row, defaulted, scored, trace)
             })
             .collect())
     }
 
-    /// The model input of a request: its transaction with the user's stored features, or
-    /// the population's when the lookup found none.
-    fn engineer(&self, request: &ValidRequest<'_>, lookup: &Lookup) -> FeatureVector {
-        let defaults = &self.backend.metadata().population_defaults;
-        engineer(
-            &request.transaction,
-            lookup.features.as_ref().unwrap_or(defaults),
-        )
+    /// The model input of a request: its transaction completed from the merchant's
+    /// profile and the defaults, with the user's stored features, or the population's
+    /// when the lookup found none; and which inputs were defaulted.
+    fn engineer(
+        &self,
+        request: &ValidRequest<'_>,
+        lookup: &Profiles,
+    ) -> (FeatureVector, DefaultedInputs) {
+        let population = &self.backend.metadata().population_defaults;
+        let user = lookup.user.features.as_ref().unwrap_or(population);
+        let merchant = lookup.merchant.and_then(|m| m.profile);
+        let (transaction, mut defaulted) = complete(
+            &request.inputs,
+            user,
+            merchant.as_ref(),
+            &TRANSACTION_DEFAULTS,
+        );
+        if lookup.user.features.is_none() {
+            defaulted.insert(DefaultedInputs::USER_PROFILE);
+        }
+        (engineer(&transaction, user), defaulted)
     }
 
     async fn score(
@@ -186,8 +208,9 @@ impl Predictor {
     fn answer<'a>(
         &'a self,
         request: &'a ValidRequest<'a>,
-        lookup: &Lookup,
+        lookup: &Profiles,
         row: &FeatureVector,
+        defaulted_inputs: DefaultedInputs,
         scored: Scored,
         trace: &RequestTrace,
     ) -> Prediction<'a> {
@@ -198,7 +221,7 @@ impl Predictor {
             handles.score.observe(f64::from(probability));
             handles.decisions[decision as usize].inc();
         }
-        let defaulted = lookup.features.is_none();
+        let defaulted = lookup.user.features.is_none();
         tracing::debug!(
             trace_id = %trace.trace_id,
             user = %self.pseudonyms.pseudonym(&request.user_id),
@@ -225,27 +248,51 @@ impl Predictor {
             model_version: &metadata.version,
             top_features,
             features_defaulted: defaulted,
-            feature_store_result: lookup.result,
+            feature_store_result: lookup.user.result,
+            defaulted_inputs,
+            latency_ms: 0.0,
             trace_id: trace.trace_id,
         }
     }
 
-    async fn lookup(&self, user_id: &str, trace: &RequestTrace) -> Lookup {
+    /// The user's profile and, when the request leaves merchant inputs open, the
+    /// merchant's, looked up at the same time.
+    async fn lookup(&self, request: &ValidRequest<'_>, trace: &RequestTrace) -> Profiles {
         let mut span = trace.child("feature_fetch", || {
             vec![KeyValue::new("store", self.store.kind())]
         });
-        let lookup = self.store.fetch(user_id).await;
+        let (user, merchant) = match request.merchant_id.as_deref() {
+            Some(merchant_id) if request.needs_merchant() => {
+                let (user, merchant) = futures::join!(
+                    self.store.fetch(&request.user_id),
+                    self.store.fetch_merchant(merchant_id)
+                );
+                (user, Some(merchant))
+            }
+            _ => (self.store.fetch(&request.user_id).await, None),
+        };
         if let Some(span) = &mut span {
-            span.set_attribute(KeyValue::new("result", format!("{:?}", lookup.result)));
+            span.set_attribute(KeyValue::new("result", user.result.as_str()));
+            if let Some(merchant) = &merchant {
+                span.set_attribute(KeyValue::new("merchant_result", merchant.result.as_str()));
+            }
         }
         if let Some(handles) = &self.handles {
-            handles.lookups[lookup.result as usize].inc();
-            handles
-                .lookup_duration
-                .observe(lookup.elapsed.as_secs_f64());
+            handles.record_lookup(user.result, user.elapsed);
+            if let Some(merchant) = &merchant {
+                handles.record_lookup(merchant.result, merchant.elapsed);
+            }
         }
-        lookup
+        Profiles { user, merchant }
     }
+}
+
+/// What the feature store answered for one request.
+#[derive(Debug, Clone)]
+struct Profiles {
+    user: Lookup,
+    /// `None` when the request did not need the merchant's profile.
+    merchant: Option<MerchantLookup>,
 }
 
 /// Approve below `review`, review below `block`, else block.

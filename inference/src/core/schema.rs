@@ -1,12 +1,12 @@
-//! Prediction requests and answers as JSON values: parsing that names the offending
-//! field, and validation into domain types. No I/O and no HTTP; error bodies belong to
-//! the server.
+//! JSON parsing that names the offending field, the borrowed string type of request
+//! bodies, and the prediction answers. The request shapes are in
+//! [`request`](super::request). No I/O and no HTTP; error bodies belong to the server.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::features::{CountryCode, MerchantCategory, Transaction};
+use crate::features::inputs::DefaultedInputs;
 use crate::store::LookupResult;
 use crate::telemetry::metrics::Decision;
 use crate::telemetry::trace::TraceHex;
@@ -49,36 +49,6 @@ impl std::ops::Deref for Text<'_> {
     fn deref(&self) -> &str {
         &self.0
     }
-}
-
-/// A transaction to score, borrowing its strings from the request body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PredictRequest<'a> {
-    /// Echoed back; never logged.
-    #[serde(default, borrow)]
-    pub transaction_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub user_id: Text<'a>,
-    pub amount: f64,
-    /// ISO 4217 code; informational.
-    #[serde(default, borrow)]
-    pub currency: Option<Text<'a>>,
-    pub merchant_category: MerchantCategory,
-    /// ISO 3166 alpha-2 code of the merchant.
-    #[serde(borrow)]
-    pub merchant_country: Text<'a>,
-    pub card_present: bool,
-    /// Hour of day at the card holder's location, 0-23.
-    pub local_hour: u8,
-}
-
-/// Several transactions scored together.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest<'a> {
-    #[serde(borrow)]
-    pub transactions: Vec<PredictRequest<'a>>,
 }
 
 /// A client error about one field: the JSON path (`amount`, `transactions[2].user_id`,
@@ -137,7 +107,8 @@ fn parse_with_path<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FieldErr
 fn named_field(message: &str) -> Option<&str> {
     let rest = message
         .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("duplicate field `"))?;
+        .or_else(|| message.strip_prefix("duplicate field `"))
+        .or_else(|| message.strip_prefix("unknown field `"))?;
     rest.split('`').next()
 }
 
@@ -146,82 +117,6 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
-}
-
-/// A request that passed validation.
-#[derive(Debug, Clone)]
-pub struct ValidRequest<'a> {
-    pub transaction_id: Option<Text<'a>>,
-    pub user_id: Text<'a>,
-    pub transaction: Transaction,
-}
-
-impl<'a> PredictRequest<'a> {
-    /// Checks ranges; `prefix` is prepended to field names (`transactions[3].`).
-    pub fn validate(self, prefix: &str) -> Result<ValidRequest<'a>, FieldError> {
-        let field = |name: &str| format!("{prefix}{name}");
-        if let Some(id) = &self.transaction_id
-            && (id.is_empty() || id.len() > MAX_ID_LEN)
-        {
-            return Err(FieldError::new(
-                field("transaction_id"),
-                format!("must be 1 to {MAX_ID_LEN} characters"),
-            ));
-        }
-        if self.user_id.trim().is_empty() || self.user_id.len() > MAX_ID_LEN {
-            return Err(FieldError::new(
-                field("user_id"),
-                format!("must be 1 to {MAX_ID_LEN} characters"),
-            ));
-        }
-        if !self.amount.is_finite() || self.amount <= 0.0 {
-            return Err(FieldError::new(
-                field("amount"),
-                "must be a positive number",
-            ));
-        }
-        if self.amount > MAX_AMOUNT {
-            return Err(FieldError::new(
-                field("amount"),
-                format!("must not exceed {MAX_AMOUNT}"),
-            ));
-        }
-        if let Some(currency) = &self.currency
-            && !is_upper_code(currency, 3)
-        {
-            return Err(FieldError::new(
-                field("currency"),
-                "must be a three-letter ISO 4217 code such as \"EUR\"",
-            ));
-        }
-        let Some(merchant_country) = CountryCode::parse(&self.merchant_country) else {
-            return Err(FieldError::new(
-                field("merchant_country"),
-                "must be a two-letter ISO 3166 country code such as \"DE\"",
-            ));
-        };
-        if self.local_hour > 23 {
-            return Err(FieldError::new(
-                field("local_hour"),
-                "must be between 0 and 23",
-            ));
-        }
-        Ok(ValidRequest {
-            transaction_id: self.transaction_id,
-            user_id: self.user_id,
-            transaction: Transaction {
-                amount: self.amount,
-                merchant_category: self.merchant_category,
-                merchant_country,
-                card_present: self.card_present,
-                local_hour: self.local_hour,
-            },
-        })
-    }
-}
-
-fn is_upper_code(value: &str, len: usize) -> bool {
-    value.len() == len && value.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Coarse risk band of a probability, for people reading the response.
@@ -316,6 +211,10 @@ pub struct Prediction<'a> {
     /// True when the user's features were unavailable and population defaults were used.
     pub features_defaulted: bool,
     pub feature_store_result: LookupResult,
+    /// The model inputs that came from population defaults.
+    pub defaulted_inputs: DefaultedInputs,
+    /// Server time for the request, from the handler receiving it to the answer written.
+    pub latency_ms: f64,
     pub trace_id: TraceHex,
 }
 
@@ -329,49 +228,6 @@ pub struct BatchPrediction<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const VALID: &str = r#"{"user_id":"u1","amount":12.5,"merchant_category":"grocery","merchant_country":"DE","card_present":true,"local_hour":14}"#;
-
-    /// `body`, which must parse, validated with field names under `prefix`.
-    fn validated<'a>(body: &'a str, prefix: &str) -> Result<ValidRequest<'a>, FieldError> {
-        parse::<PredictRequest<'_>>(body.as_bytes())
-            .unwrap()
-            .validate(prefix)
-    }
-
-    #[test]
-    fn valid_request_parses_and_validates() {
-        let valid = validated(VALID, "").unwrap();
-        assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
-    }
-
-    #[test]
-    fn strings_are_borrowed_from_the_body_unless_escaped() {
-        let plain: PredictRequest<'_> = parse(VALID.as_bytes()).unwrap();
-        assert!(matches!(plain.user_id.0, Cow::Borrowed("u1")));
-        let body = VALID.replace(r#""u1""#, r#""u\u00e91""#);
-        let escaped: PredictRequest<'_> = parse(body.as_bytes()).unwrap();
-        assert_eq!(&*escaped.user_id, "u\u{e9}1");
-        assert!(matches!(escaped.user_id.0, Cow::Owned(_)));
-        let body = VALID.replace(r#""u1""#, "7");
-        let error = parse::<PredictRequest<'_>>(body.as_bytes()).unwrap_err();
-        assert_eq!(error.field, "user_id");
-        assert!(
-            error.message.contains("expected a string"),
-            "{}",
-            error.message
-        );
-    }
-
-    #[test]
-    fn country_codes_are_validated_and_upper_cased() {
-        let body = VALID.replace(r#""DE""#, r#""de""#);
-        let valid = validated(&body, "").unwrap();
-        assert_eq!(valid.transaction.merchant_country.as_str(), "DE");
-        let body = VALID.replace(r#""DE""#, r#""DEU""#);
-        let error = validated(&body, "transactions[1].").unwrap_err();
-        assert_eq!(error.field, "transactions[1].merchant_country");
-    }
 
     #[test]
     fn top_features_keep_the_largest_positive_contributions_in_order() {
@@ -396,40 +252,6 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&TopFeatures::largest([c("a", 0.5)])).unwrap(),
             r#"[{"feature":"a","value":1.0,"contribution":0.5}]"#
-        );
-    }
-
-    #[test]
-    fn wrong_type_names_the_field() {
-        let body = VALID.replace("12.5", "\"12.5\"");
-        let error = parse::<PredictRequest<'_>>(body.as_bytes()).unwrap_err();
-        assert_eq!(error.field, "amount");
-        assert!(error.message.contains("expected f64"), "{}", error.message);
-    }
-
-    #[test]
-    fn nested_batch_path_is_named() {
-        let body = format!(r#"{{"transactions":[{VALID},{{"user_id":"x"}}]}}"#);
-        let error = parse::<BatchRequest<'_>>(body.as_bytes()).unwrap_err();
-        assert_eq!(error.field, "transactions[1].amount");
-        assert!(error.message.contains("missing field"), "{}", error.message);
-    }
-
-    #[test]
-    fn negative_amount_is_refused() {
-        let body = VALID.replace("12.5", "-3");
-        let error = validated(&body, "").unwrap_err();
-        assert_eq!(error.field, "amount");
-    }
-
-    #[test]
-    fn trailing_garbage_is_refused() {
-        let body = format!("{VALID} x");
-        assert_eq!(
-            parse::<PredictRequest<'_>>(body.as_bytes())
-                .unwrap_err()
-                .field,
-            "body"
         );
     }
 }

@@ -3,6 +3,7 @@
 //! [`synth`] makes a seeded synthetic population of both. Pure functions only; no I/O and
 //! no model code.
 
+pub mod inputs;
 pub mod synth;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,27 @@ pub enum MerchantCategory {
 }
 
 impl MerchantCategory {
+    /// The name in requests and in the feature store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grocery => "grocery",
+            Self::Restaurant => "restaurant",
+            Self::Fuel => "fuel",
+            Self::Travel => "travel",
+            Self::Retail => "retail",
+            Self::Electronics => "electronics",
+            Self::DigitalGoods => "digital_goods",
+            Self::GiftCards => "gift_cards",
+            Self::Gambling => "gambling",
+            Self::Crypto => "crypto",
+        }
+    }
+
+    /// The category of a stored name; `None` for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Every category, used by the synthetic data generator.
     pub const ALL: [MerchantCategory; 10] = [
         Self::Grocery,
@@ -146,6 +168,13 @@ pub struct UserFeatures {
     pub chargebacks_90d: f64,
     /// Country of the card holder.
     pub home_country: CountryCode,
+}
+
+/// What the feature store keeps per merchant: where it trades and what it sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantProfile {
+    pub merchant_category: MerchantCategory,
+    pub merchant_country: CountryCode,
 }
 
 /// Builds the model input for one transaction.

@@ -6,7 +6,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::features::{CountryCode, MerchantCategory, Transaction, UserFeatures};
+use crate::features::{CountryCode, MerchantCategory, MerchantProfile, Transaction, UserFeatures};
 
 const COUNTRIES: [(CountryCode, f64); 8] = [
     (CountryCode::from_static(b"US"), 0.45),
@@ -22,6 +22,34 @@ const COUNTRIES: [(CountryCode, f64); 8] = [
 /// The key a user is known by in the feature store.
 pub fn user_id(index: usize) -> String {
     format!("user-{index:06}")
+}
+
+/// The key a merchant is known by in the feature store.
+pub fn merchant_id(index: usize) -> String {
+    format!("merchant_{index}")
+}
+
+/// Generates `count` merchants; merchant `i` is [`merchant_id`]`(i)`. Merchants trade
+/// mostly where the users live, in every category.
+pub fn merchants(seed: u64, count: usize) -> Vec<MerchantProfile> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x3e7c_4a17);
+    (0..count)
+        .map(|_| MerchantProfile {
+            merchant_category: MerchantCategory::ALL
+                [rng.random_range(0..MerchantCategory::ALL.len())],
+            merchant_country: pick_country(&mut rng),
+        })
+        .collect()
+}
+
+/// A synthetic profile for any user id, the same for the same id and seed: what the
+/// debug route writes into the store for a user the population does not hold.
+pub fn user_for_id(seed: u64, user_id: &str) -> UserFeatures {
+    // FNV-1a: stable across builds and platforms, unlike the standard hasher.
+    let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    user(&mut StdRng::seed_from_u64(seed ^ hash))
 }
 
 /// A labelled example.
@@ -160,6 +188,14 @@ mod tests {
         let b = users(7, 50);
         assert_eq!(a, b);
         assert_ne!(a, users(8, 50));
+    }
+
+    #[test]
+    fn profiles_for_ids_and_merchants_are_reproducible() {
+        assert_eq!(user_for_id(42, "u-1"), user_for_id(42, "u-1"));
+        assert_ne!(user_for_id(42, "u-1"), user_for_id(42, "u-2"));
+        assert_eq!(merchants(3, 20), merchants(3, 20));
+        assert_eq!(merchant_id(42), "merchant_42");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::core::schema::{BatchPrediction, Prediction};
 
-/// Room for one answer (about 480 bytes with three top features), so writing it does
-/// not grow the buffer.
-pub const ANSWER_BYTES: usize = 512;
+/// Room for one answer (about 520 bytes with three top features, up to 600 with every
+/// input defaulted), so writing it does not grow the buffer.
+pub const ANSWER_BYTES: usize = 640;
 
 /// One prediction as a JSON object.
 pub fn prediction(out: &mut Vec<u8>, answer: &Prediction<'_>) {
@@ -52,6 +52,15 @@ pub fn prediction(out: &mut Vec<u8>, answer: &Prediction<'_>) {
     });
     out.extend_from_slice(br#","feature_store_result":"#);
     string(out, answer.feature_store_result.as_str());
+    out.extend_from_slice(br#","defaulted_inputs":["#);
+    for (i, name) in answer.defaulted_inputs.names().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, name);
+    }
+    out.extend_from_slice(br#"],"latency_ms":"#);
+    value(out, &answer.latency_ms);
     out.extend_from_slice(br#","trace_id":"#);
     string(out, answer.trace_id.as_str());
     out.push(b'}');
@@ -94,6 +103,7 @@ mod tests {
     use super::*;
     use crate::core::schema::{Contribution, RiskLevel, TopFeatures};
     use crate::features::FEATURE_NAMES;
+    use crate::features::inputs::DefaultedInputs;
     use crate::store::LookupResult;
     use crate::telemetry::metrics::Decision;
     use crate::telemetry::trace::TraceHex;
@@ -102,6 +112,26 @@ mod tests {
         let mut out = Vec::new();
         prediction(&mut out, answer);
         String::from_utf8(out).unwrap()
+    }
+
+    /// A different set of defaulted inputs for each `i` below 32.
+    fn defaulted(i: usize) -> DefaultedInputs {
+        let mut set = DefaultedInputs::default();
+        for (bit, input) in [
+            DefaultedInputs::USER_PROFILE,
+            DefaultedInputs::MERCHANT_CATEGORY,
+            DefaultedInputs::MERCHANT_COUNTRY,
+            DefaultedInputs::CARD_PRESENT,
+            DefaultedInputs::LOCAL_HOUR,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i & (1 << bit) != 0 {
+                set.insert(input);
+            }
+        }
+        set
     }
 
     fn answers() -> Vec<Prediction<'static>> {
@@ -150,6 +180,8 @@ mod tests {
                 top_features: top(i % 4, 1.117_555_4 * i as f32 - 3.0),
                 features_defaulted: i % 2 == 1,
                 feature_store_result: results[i % 5],
+                defaulted_inputs: defaulted(i),
+                latency_ms: [0.0, 0.123, 12.5, 1e-4, 1234.567][i % 5],
                 trace_id: if i % 3 == 0 {
                     TraceHex::EMPTY
                 } else {
@@ -188,7 +220,7 @@ mod tests {
     #[test]
     fn an_answer_fits_the_buffer_it_is_given() {
         let answer = Prediction {
-            transaction_id: Some("bench-1"),
+            transaction_id: Some("bench-transaction-000001"),
             decision: Decision::review,
             fraud_probability: 0.348_298_8,
             risk_level: RiskLevel::High,
@@ -199,8 +231,10 @@ mod tests {
                 value: 1.117_555_4,
                 contribution: 0.256_459_18,
             })),
-            features_defaulted: false,
+            features_defaulted: true,
             feature_store_result: LookupResult::hit,
+            defaulted_inputs: defaulted(31),
+            latency_ms: 123.456_789,
             trace_id: TraceHex::of(opentelemetry::trace::TraceId::from(u128::MAX)),
         };
         assert!(written(&answer).len() <= ANSWER_BYTES);

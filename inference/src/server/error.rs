@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backend::BackendError;
 use crate::core::schema::FieldError;
+use crate::store::OverlayFull;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,6 +32,15 @@ pub enum ApiError {
     Model(#[from] BackendError),
     #[error("cannot read the request body")]
     Body,
+    #[error(
+        "the debug routes are off; start the server with --enable-debug-routes \
+         (TIDEWATCH_ENABLE_DEBUG_ROUTES=true) to use them"
+    )]
+    DebugRoutesOff,
+    #[error(transparent)]
+    StoreFull(OverlayFull),
+    #[error("the feature store did not take the write; try again")]
+    StoreUnavailable,
 }
 
 impl ApiError {
@@ -47,6 +57,9 @@ impl ApiError {
             Self::InjectedFault => "injected_fault",
             Self::Model(_) => "model_error",
             Self::Body => "unreadable_body",
+            Self::DebugRoutesOff => "debug_routes_off",
+            Self::StoreFull(_) => "feature_store_full",
+            Self::StoreUnavailable => "feature_store_unavailable",
         }
     }
 
@@ -92,14 +105,19 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::DebugRoutesOff => StatusCode::NOT_FOUND,
+            Self::StoreFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InjectedFault | Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Overloaded | Self::NotReady) {
+        if matches!(
+            self,
+            Self::Overloaded | Self::NotReady | Self::StoreUnavailable
+        ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(ErrorBody {

@@ -24,8 +24,8 @@ fn route_label(pattern: Option<&str>) -> &'static str {
 fn known_route(pattern: &str) -> Option<&'static str> {
     ROUTES
         .iter()
-        .find(|(route, _)| *route == pattern)
-        .map(|(route, _)| *route)
+        .find(|route| route.pattern == pattern)
+        .map(|route| route.pattern)
 }
 
 /// The request's route label. Asking actix for the matched pattern walks the route table
@@ -124,5 +124,12 @@ mod tests {
         assert_eq!(route("/v1/predict/batch?x=1"), "/v1/predict/batch");
         assert_eq!(route("/v1/predict/"), "unmatched");
         assert_eq!(route("/users/7"), "unmatched");
+        // A pattern's label is the pattern, never the path.
+        let debug = "/debug/populate-cache/someone";
+        assert_eq!(
+            route_label(Some(super::super::POPULATE_CACHE_PATH)),
+            super::super::POPULATE_CACHE_PATH
+        );
+        assert_eq!(known_route(debug), None);
     }
 }

@@ -2,6 +2,7 @@
 //! (not-ready first, then drain, then the caller flushes telemetry).
 
 pub mod answer_json;
+pub mod debug;
 pub mod error;
 pub mod middleware;
 pub mod request_metrics;
@@ -45,17 +46,60 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub max_batch_size: usize,
     pub drift_min_samples: usize,
+    /// Serve the `/debug/` routes; off, they answer 404.
+    pub debug_routes: bool,
+    /// Seed of the profiles the debug route writes.
+    pub synthetic_seed: u64,
 }
 
-/// Every route, with its method. All are static paths: a request whose path is one of
-/// these matched that route, and the path is its `route` label.
-pub const ROUTES: [(&str, &str); 6] = [
-    ("/v1/predict", "POST"),
-    ("/v1/predict/batch", "POST"),
-    ("/v1/model", "GET"),
-    (endpoints::HEALTH_PATH, "GET"),
-    (endpoints::READY_PATH, "GET"),
-    (endpoints::METRICS_PATH, "GET"),
+/// What a route is for: the SLIs count serving routes only
+/// ([`endpoints::SERVING_ROUTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Answers a client's prediction request.
+    Serving,
+    /// Liveness and readiness, for the kubelet and load balancers.
+    Probe,
+    /// Describes the model or the server, or is the metrics scrape.
+    Metadata,
+    /// Demo help, off unless a flag turns it on.
+    Debug,
+}
+
+/// A route: its actix pattern (also its `route` label), method and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub pattern: &'static str,
+    pub method: &'static str,
+    pub kind: RouteKind,
+}
+
+const fn route(pattern: &'static str, method: &'static str, kind: RouteKind) -> Route {
+    Route {
+        pattern,
+        method,
+        kind,
+    }
+}
+
+/// Liveness and readiness under the paths the fraud API this server replaces used.
+pub const HEALTH_LIVE_PATH: &str = "/health/live";
+pub const HEALTH_READY_PATH: &str = "/health/ready";
+/// Writes a synthetic profile for a user into the feature store.
+pub const POPULATE_CACHE_PATH: &str = "/debug/populate-cache/{user_id}";
+
+/// Every route. A request whose path is one of the static patterns matched that route;
+/// one with `{...}` segments is labelled by its pattern, as actix matched it.
+pub const ROUTES: [Route; 9] = [
+    route("/v1/predict", "POST", RouteKind::Serving),
+    route("/v1/predict/batch", "POST", RouteKind::Serving),
+    route("/v1/model", "GET", RouteKind::Metadata),
+    route(endpoints::HEALTH_PATH, "GET", RouteKind::Probe),
+    route(endpoints::READY_PATH, "GET", RouteKind::Probe),
+    route(HEALTH_LIVE_PATH, "GET", RouteKind::Probe),
+    route(HEALTH_READY_PATH, "GET", RouteKind::Probe),
+    route(endpoints::METRICS_PATH, "GET", RouteKind::Metadata),
+    route(POPULATE_CACHE_PATH, "POST", RouteKind::Debug),
 ];
 
 /// Registers the routes on an app; the same set as [`ROUTES`] (a test checks each entry).
@@ -66,7 +110,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/v1/model", web::get().to(routes::model))
         .route(endpoints::HEALTH_PATH, web::get().to(routes::healthz))
         .route(endpoints::READY_PATH, web::get().to(routes::readyz))
+        .route(HEALTH_LIVE_PATH, web::get().to(routes::healthz))
+        .route(HEALTH_READY_PATH, web::get().to(routes::readyz))
         .route(endpoints::METRICS_PATH, web::get().to(routes::metrics))
+        .route(POPULATE_CACHE_PATH, web::post().to(debug::populate_cache))
         .default_service(web::to(routes::not_found));
 }
 
@@ -149,17 +196,29 @@ mod tests {
 
     use super::*;
 
+    /// A concrete path of a route pattern.
+    fn example_path(pattern: &str) -> String {
+        pattern
+            .replace("{name}", "fraud-mlp")
+            .replace("{version}", "1.0.0")
+            .replace("{user_id}", "user-1")
+    }
+
     /// `ROUTES` feeds the route labels and the pre-resolved request series, so each entry
     /// must be served by `configure`, with that method only. Without app state a served
     /// route fails with 500; anything unrouted gets the JSON 404.
     #[actix_web::test]
     async fn every_listed_route_is_served_with_its_method_only() {
         let app = init_service(App::new().configure(configure)).await;
-        for (path, method) in ROUTES {
+        for Route {
+            pattern, method, ..
+        } in ROUTES
+        {
+            let path = example_path(pattern);
             let method: Method = method.parse().unwrap();
             let served = TestRequest::default()
                 .method(method.clone())
-                .uri(path)
+                .uri(&path)
                 .to_request();
             let status = call_service(&app, served).await.status();
             assert_ne!(
@@ -174,7 +233,7 @@ mod tests {
             };
             let wrong = TestRequest::default()
                 .method(other.clone())
-                .uri(path)
+                .uri(&path)
                 .to_request();
             let status = call_service(&app, wrong).await.status();
             assert_eq!(status, StatusCode::NOT_FOUND, "{other} {path} is served");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::ROUTES;
+use super::{ROUTES, Route};
 use crate::telemetry::metrics::{Metrics, RequestLabels, RouteLabels};
 
 /// Records `tidewatch_requests_total` and `tidewatch_request_duration_seconds`.
@@ -34,22 +34,28 @@ impl RequestMetrics {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         let usual = ROUTES
             .iter()
-            .map(|&(route, method)| UsualAnswer {
-                route,
-                method,
-                ok: metrics
-                    .requests
-                    .get_or_create(&RequestLabels {
-                        route,
-                        method,
-                        code: 200,
-                    })
-                    .clone(),
-                duration: metrics
-                    .request_duration
-                    .get_or_create(&RouteLabels { route, method })
-                    .clone(),
-            })
+            .map(
+                |&Route {
+                     pattern: route,
+                     method,
+                     ..
+                 }| UsualAnswer {
+                    route,
+                    method,
+                    ok: metrics
+                        .requests
+                        .get_or_create(&RequestLabels {
+                            route,
+                            method,
+                            code: 200,
+                        })
+                        .clone(),
+                    duration: metrics
+                        .request_duration
+                        .get_or_create(&RouteLabels { route, method })
+                        .clone(),
+                },
+            )
             .collect();
         Self { metrics, usual }
     }

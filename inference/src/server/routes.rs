@@ -2,6 +2,7 @@
 //! readiness and the metrics page.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut, Data};
@@ -14,7 +15,8 @@ use super::answer_json;
 use super::error::ApiError;
 use crate::core::admission::AdmissionPermit;
 use crate::core::coalesce::Coalescer;
-use crate::core::schema::{self, BatchPrediction, BatchRequest, FieldError, PredictRequest};
+use crate::core::request::{BatchRequest, PredictRequest};
+use crate::core::schema::{self, BatchPrediction, FieldError};
 use crate::telemetry::metrics::{CONTENT_TYPE, DriftLabels};
 use crate::telemetry::trace::RequestTrace;
 
@@ -24,14 +26,16 @@ pub async fn predict(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (_permit, body) = admit(&state, &req, payload).await?;
+    let started = Instant::now();
+    let (_permit, body) = admit(&state, &req, payload, true).await?;
     let request: PredictRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let valid = request.validate("").map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
-    let prediction = state
+    let mut prediction = state
         .predictor
         .predict_one(&coalescer, &valid, &trace)
         .await?;
+    prediction.latency_ms = milliseconds_since(started);
     let mut body = Vec::with_capacity(answer_json::ANSWER_BYTES);
     answer_json::prediction(&mut body, &prediction);
     Ok(json_ok(body))
@@ -43,7 +47,8 @@ pub async fn predict_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (_permit, body) = admit(&state, &req, payload).await?;
+    let started = Instant::now();
+    let (_permit, body) = admit(&state, &req, payload, true).await?;
     let batch: BatchRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let count = batch.transactions.len();
     if count == 0 || count > state.max_batch_size {
@@ -63,10 +68,14 @@ pub async fn predict_batch(
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
-    let predictions = state
+    let mut predictions = state
         .predictor
         .predict_batch(&coalescer, &valid, &trace)
         .await?;
+    let latency_ms = milliseconds_since(started);
+    for prediction in &mut predictions {
+        prediction.latency_ms = latency_ms;
+    }
     let mut body = Vec::with_capacity(count * answer_json::ANSWER_BYTES);
     answer_json::batch(
         &mut body,
@@ -76,6 +85,11 @@ pub async fn predict_batch(
         },
     );
     Ok(json_ok(body))
+}
+
+/// Time since `started` in milliseconds, to the microsecond: finer digits would be noise.
+fn milliseconds_since(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// A 200 with a JSON body.
@@ -148,22 +162,24 @@ impl AppState {
 
 /// The trace the middleware attached to this request; taken, since only the handler
 /// needs it from here on.
-fn request_trace(req: &HttpRequest) -> RequestTrace {
+pub(super) fn request_trace(req: &HttpRequest) -> RequestTrace {
     req.extensions_mut()
         .remove::<RequestTrace>()
         .unwrap_or_default()
 }
 
 /// What every prediction route does before parsing: take an admission permit (429 when
-/// none is free, rather than queueing), read the size-limited body, then apply any fault
-/// injection. The permit is held until the handler returns.
-async fn admit<'a>(
+/// none is free, rather than queueing), read the size-limited body (refusing other
+/// content types than JSON when `json_only`), then apply any fault injection. The permit
+/// is held until the handler returns.
+pub(super) async fn admit<'a>(
     state: &'a AppState,
     req: &HttpRequest,
     payload: web::Payload,
+    json_only: bool,
 ) -> Result<(AdmissionPermit<'a>, Bytes), ApiError> {
     let permit = state.admission.try_admit().ok_or(ApiError::Overloaded)?;
-    let body = read_json_body(state, req, payload).await?;
+    let body = read_body(state, req, payload, json_only).await?;
     inject_faults(state).await?;
     Ok((permit, body))
 }
@@ -181,13 +197,15 @@ async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads the body up to the configured limit; refuses non-JSON content types early.
-async fn read_json_body(
+/// Reads the body up to the configured limit; refuses non-JSON content types early when
+/// `json_only`.
+async fn read_body(
     state: &AppState,
     req: &HttpRequest,
     mut payload: web::Payload,
+    json_only: bool,
 ) -> Result<Bytes, ApiError> {
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+    if json_only && let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()
             .map(|v| {

@@ -1,20 +1,21 @@
-//! The feature store the server reads user features from: in memory, or Redis behind a
-//! per-lookup timeout and a circuit breaker. Every lookup ends with features or `None`
-//! and a bounded [`LookupResult`]; it never fails the request.
+//! The feature store the server reads user and merchant profiles from: in memory, or
+//! Redis behind a per-lookup timeout and a circuit breaker. Every lookup ends with a
+//! profile or `None` and a bounded [`LookupResult`]; it never fails the request.
 
 pub mod breaker;
 pub mod memory;
 pub mod redis;
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelValue;
 
 pub use breaker::{BreakerState, CircuitBreaker, Permit};
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, OverlayFull};
 pub use redis::{RedisSettings, RedisStore, RedisStoreError};
 
-use crate::features::UserFeatures;
+use crate::features::{MerchantProfile, UserFeatures};
 
 /// Outcome of one lookup; the `result` label of `tidewatch_feature_store_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue, serde::Serialize)]
@@ -47,6 +48,23 @@ pub struct Lookup {
     pub features: Option<UserFeatures>,
     pub result: LookupResult,
     pub elapsed: Duration,
+}
+
+/// A merchant's profile, if the store had it.
+#[derive(Debug, Clone, Copy)]
+pub struct MerchantLookup {
+    pub profile: Option<MerchantProfile>,
+    pub result: LookupResult,
+    pub elapsed: Duration,
+}
+
+/// Why a profile could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Full(#[from] OverlayFull),
+    #[error(transparent)]
+    Redis(#[from] RedisStoreError),
 }
 
 /// Circuit-breaker settings.
@@ -108,10 +126,7 @@ impl FeatureStore {
     pub async fn fetch(&self, user_id: &str) -> Lookup {
         let started = Instant::now();
         let (features, result) = match &self.backend {
-            Backend::Memory(store) => match store.get(user_id) {
-                Some(f) => (Some(f), LookupResult::hit),
-                None => (None, LookupResult::miss),
-            },
+            Backend::Memory(store) => found(store.get(user_id)),
             // Boxed: a Redis lookup's future is about 5 KB, and inline it would make the
             // future of every request that large, copied whenever actix boxes a handler's
             // future, even with the in-memory store.
@@ -119,12 +134,48 @@ impl FeatureStore {
                 store,
                 timeout,
                 breaker,
-            } => Box::pin(fetch_guarded(store, *timeout, breaker, user_id)).await,
+            } => Box::pin(guarded(*timeout, breaker, store.get(user_id))).await,
         };
         Lookup {
             features,
             result,
             elapsed: started.elapsed(),
+        }
+    }
+
+    /// Looks a merchant up, under the same timeout and breaker as users.
+    pub async fn fetch_merchant(&self, merchant_id: &str) -> MerchantLookup {
+        let started = Instant::now();
+        let (profile, result) = match &self.backend {
+            Backend::Memory(store) => found(store.merchant(merchant_id)),
+            Backend::Redis {
+                store,
+                timeout,
+                breaker,
+            } => Box::pin(guarded(*timeout, breaker, store.get_merchant(merchant_id))).await,
+        };
+        MerchantLookup {
+            profile,
+            result,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Writes a user's profile and returns the one the store now holds (the in-memory
+    /// population keeps its own users).
+    pub async fn put_user(
+        &self,
+        user_id: &str,
+        user: UserFeatures,
+    ) -> Result<UserFeatures, WriteError> {
+        match &self.backend {
+            Backend::Memory(store) => Ok(store.put(user_id, user)?),
+            Backend::Redis { store, timeout, .. } => {
+                match tokio::time::timeout(*timeout * 4, store.put(user_id, &user)).await {
+                    Ok(written) => written.map(|()| user).map_err(WriteError::from),
+                    Err(_) => Err(RedisStoreError::Command("Timeout: write".into()).into()),
+                }
+            }
         }
     }
 
@@ -144,24 +195,28 @@ impl FeatureStore {
     }
 }
 
-async fn fetch_guarded(
-    store: &RedisStore,
+fn found<T>(value: Option<T>) -> (Option<T>, LookupResult) {
+    let result = if value.is_some() {
+        LookupResult::hit
+    } else {
+        LookupResult::miss
+    };
+    (value, result)
+}
+
+/// One Redis read behind the breaker and the timeout.
+async fn guarded<T>(
     timeout: Duration,
     breaker: &CircuitBreaker,
-    user_id: &str,
-) -> (Option<UserFeatures>, LookupResult) {
+    read: impl Future<Output = Result<Option<T>, RedisStoreError>>,
+) -> (Option<T>, LookupResult) {
     if breaker.permit(Instant::now()) == Permit::Reject {
         return (None, LookupResult::skipped);
     }
-    match tokio::time::timeout(timeout, store.get(user_id)).await {
-        Ok(Ok(found)) => {
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(value)) => {
             breaker.on_success();
-            let result = if found.is_some() {
-                LookupResult::hit
-            } else {
-                LookupResult::miss
-            };
-            (found, result)
+            found(value)
         }
         Ok(Err(error)) => {
             breaker.on_failure(Instant::now());

@@ -1,4 +1,4 @@
-//! Redis feature store through fred: one hash per user. Only talks to Redis; timeouts,
+//! Redis feature store through fred: one hash per user and one per merchant. Only talks to Redis; timeouts,
 //! the circuit breaker and defaults are the caller's job ([`super::FeatureStore`]).
 
 use std::collections::HashMap;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fred::prelude::{Builder, Client, ClientLike, Config, HashesInterface, ReconnectPolicy};
 
-use crate::features::{CountryCode, UserFeatures};
+use crate::features::{CountryCode, MerchantCategory, MerchantProfile, UserFeatures};
 use crate::secret::{ConnectionUrl, Secret};
 
 /// How to reach Redis.
@@ -16,6 +16,8 @@ pub struct RedisSettings {
     /// Overrides any password in the URL.
     pub password: Option<Secret>,
     pub key_prefix: String,
+    /// Prefix of the per-merchant hash keys.
+    pub merchant_key_prefix: String,
     /// Upper bound of one lookup; also fred's own command timeout.
     pub timeout: Duration,
 }
@@ -42,6 +44,7 @@ impl From<fred::error::Error> for RedisStoreError {
 pub struct RedisStore {
     client: Client,
     key_prefix: String,
+    merchant_key_prefix: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -61,6 +64,7 @@ impl RedisStore {
         Ok(Self {
             client,
             key_prefix: settings.key_prefix.clone(),
+            merchant_key_prefix: settings.merchant_key_prefix.clone(),
         })
     }
 
@@ -71,6 +75,7 @@ impl RedisStore {
         Ok(Self {
             client,
             key_prefix: settings.key_prefix.clone(),
+            merchant_key_prefix: settings.merchant_key_prefix.clone(),
         })
     }
 
@@ -118,6 +123,44 @@ impl RedisStore {
         decode(&fields).map(Some)
     }
 
+    /// The merchant's profile, or `None` when the merchant is unknown.
+    pub async fn get_merchant(
+        &self,
+        merchant_id: &str,
+    ) -> Result<Option<MerchantProfile>, RedisStoreError> {
+        let key = format!("{}{merchant_id}", self.merchant_key_prefix);
+        let fields: HashMap<String, String> = self.client.hgetall(key).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        decode_merchant(&fields).map(Some)
+    }
+
+    /// Writes one user's hash.
+    pub async fn put(&self, user_id: &str, user: &UserFeatures) -> Result<(), RedisStoreError> {
+        let _: i64 = self.client.hset(self.key(user_id), encode(user)).await?;
+        Ok(())
+    }
+
+    /// Writes merchants as `{merchant prefix}{id}` hashes, pipelined in chunks.
+    pub async fn put_merchants(
+        &self,
+        merchants: impl IntoIterator<Item = (String, MerchantProfile)>,
+    ) -> Result<usize, RedisStoreError> {
+        let mut written = 0;
+        let merchants: Vec<(String, MerchantProfile)> = merchants.into_iter().collect();
+        for chunk in merchants.chunks(500) {
+            let pipeline = self.client.pipeline();
+            for (id, merchant) in chunk {
+                let key = format!("{}{id}", self.merchant_key_prefix);
+                let _: () = pipeline.hset(key, encode_merchant(merchant)).await?;
+            }
+            let _: Vec<i64> = pipeline.all().await?;
+            written += chunk.len();
+        }
+        Ok(written)
+    }
+
     /// Writes users as `{prefix}{id}` hashes, pipelined in chunks.
     pub async fn put_all(
         &self,
@@ -149,6 +192,26 @@ fn encode(user: &UserFeatures) -> Vec<(&'static str, String)> {
         ("chargebacks_90d", user.chargebacks_90d.to_string()),
         ("home_country", user.home_country.to_string()),
     ]
+}
+
+fn encode_merchant(merchant: &MerchantProfile) -> Vec<(&'static str, String)> {
+    vec![
+        ("category", merchant.merchant_category.as_str().to_string()),
+        ("country", merchant.merchant_country.to_string()),
+    ]
+}
+
+fn decode_merchant(fields: &HashMap<String, String>) -> Result<MerchantProfile, RedisStoreError> {
+    Ok(MerchantProfile {
+        merchant_category: fields
+            .get("category")
+            .and_then(|name| MerchantCategory::parse(name))
+            .ok_or(RedisStoreError::Malformed("category"))?,
+        merchant_country: fields
+            .get("country")
+            .and_then(|code| CountryCode::parse(code))
+            .ok_or(RedisStoreError::Malformed("country"))?,
+    })
 }
 
 fn decode(fields: &HashMap<String, String>) -> Result<UserFeatures, RedisStoreError> {
@@ -215,6 +278,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn merchant_round_trip_and_malformed_category() {
+        let merchant = MerchantProfile {
+            merchant_category: MerchantCategory::GiftCards,
+            merchant_country: CountryCode::from_static(b"BR"),
+        };
+        let mut fields: HashMap<String, String> = encode_merchant(&merchant)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(decode_merchant(&fields).unwrap(), merchant);
+        fields.insert("category".into(), "casino".into());
+        assert!(matches!(
+            decode_merchant(&fields),
+            Err(RedisStoreError::Malformed("category"))
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tidewatch_testkit::{InferenceLaunch, InferenceServer, load_features};
 
+#[allow(unused_imports)]
 pub use tidewatch_testkit::fixtures::transaction;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_tidewatch-inference");

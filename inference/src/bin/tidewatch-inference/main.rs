@@ -70,7 +70,18 @@ async fn load_features(args: &LoadFeaturesArgs) -> anyhow::Result<()> {
         .enumerate()
         .map(|(i, user)| (synth::user_id(i), user));
     let written = store.put_all(users).await.context("writing features")?;
+    let merchants = synth::merchants(args.seed, args.merchants)
+        .into_iter()
+        .enumerate()
+        .map(|(i, merchant)| (synth::merchant_id(i), merchant));
+    let merchants = store
+        .put_merchants(merchants)
+        .await
+        .context("writing merchants")?;
     store.quit().await;
-    println!("wrote {written} users to {}", settings.url);
+    println!(
+        "wrote {written} users and {merchants} merchants to {}",
+        settings.url
+    );
     Ok(())
 }
