@@ -10,3 +10,4 @@ pub mod fault;
 pub mod predict;
 pub mod request;
 pub mod schema;
+pub mod tensor;

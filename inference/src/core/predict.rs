@@ -165,6 +165,28 @@ impl Predictor {
             .collect())
     }
 
+    /// Fraud probabilities of rows of model inputs given as they are (the Open Inference
+    /// Protocol's tensor), with the same score and decision metrics as a transaction.
+    pub async fn score_rows(
+        &self,
+        coalescer: &Coalescer,
+        rows: &[FeatureVector],
+        trace: &RequestTrace,
+    ) -> Result<Vec<f32>, BackendError> {
+        let scored = self.score(coalescer, rows, trace).await?;
+        let thresholds = self.backend.metadata().thresholds;
+        Ok(scored
+            .into_iter()
+            .map(|scored| {
+                if let Some(handles) = &self.handles {
+                    handles.score.observe(f64::from(scored.probability));
+                    handles.decisions[decide(scored.probability, thresholds) as usize].inc();
+                }
+                scored.probability
+            })
+            .collect())
+    }
+
     /// The model input of a request: its transaction completed from the merchant's
     /// profile and the defaults, with the user's stored features, or the population's
     /// when the lookup found none; and which inputs were defaulted.

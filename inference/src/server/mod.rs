@@ -5,6 +5,7 @@ pub mod answer_json;
 pub mod debug;
 pub mod error;
 pub mod middleware;
+pub mod oip;
 pub mod request_metrics;
 pub mod routes;
 
@@ -90,7 +91,7 @@ pub const POPULATE_CACHE_PATH: &str = "/debug/populate-cache/{user_id}";
 
 /// Every route. A request whose path is one of the static patterns matched that route;
 /// one with `{...}` segments is labelled by its pattern, as actix matched it.
-pub const ROUTES: [Route; 9] = [
+pub const ROUTES: [Route; 16] = [
     route("/v1/predict", "POST", RouteKind::Serving),
     route("/v1/predict/batch", "POST", RouteKind::Serving),
     route("/v1/model", "GET", RouteKind::Metadata),
@@ -100,7 +101,22 @@ pub const ROUTES: [Route; 9] = [
     route(HEALTH_READY_PATH, "GET", RouteKind::Probe),
     route(endpoints::METRICS_PATH, "GET", RouteKind::Metadata),
     route(POPULATE_CACHE_PATH, "POST", RouteKind::Debug),
+    route("/v2", "GET", RouteKind::Metadata),
+    route("/v2/health/live", "GET", RouteKind::Probe),
+    route("/v2/health/ready", "GET", RouteKind::Probe),
+    route("/v2/models/{name}", "GET", RouteKind::Metadata),
+    route("/v2/models/{name}/ready", "GET", RouteKind::Metadata),
+    route(
+        "/v2/models/{name}/versions/{version}",
+        "GET",
+        RouteKind::Metadata,
+    ),
+    route(OIP_INFER_PATH, "POST", RouteKind::Serving),
 ];
+
+/// The Open Inference Protocol's inference route; its pattern is its `route` label, as
+/// `tidewatch_contract::endpoints::SERVING_ROUTES` lists it.
+pub const OIP_INFER_PATH: &str = "/v2/models/{name}/infer";
 
 /// Registers the routes on an app; the same set as [`ROUTES`] (a test checks each entry).
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -114,6 +130,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(HEALTH_READY_PATH, web::get().to(routes::readyz))
         .route(endpoints::METRICS_PATH, web::get().to(routes::metrics))
         .route(POPULATE_CACHE_PATH, web::post().to(debug::populate_cache))
+        .route("/v2", web::get().to(oip::server_metadata))
+        .route("/v2/health/live", web::get().to(oip::live))
+        .route("/v2/health/ready", web::get().to(oip::ready))
+        .route("/v2/models/{name}", web::get().to(oip::model_metadata))
+        .route("/v2/models/{name}/ready", web::get().to(oip::model_ready))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            web::get().to(oip::version_metadata),
+        )
+        .route(OIP_INFER_PATH, web::post().to(oip::infer))
         .default_service(web::to(routes::not_found));
 }
 
@@ -243,5 +269,26 @@ mod tests {
             call_service(&app, unknown).await.status(),
             StatusCode::NOT_FOUND
         );
+    }
+
+    /// The SLIs count the contract's serving routes; a prediction route missing there
+    /// would go uncounted, and a probe listed there would pad the budget.
+    #[test]
+    fn serving_routes_are_the_contracts_and_nothing_else_is() {
+        for Route { pattern, kind, .. } in ROUTES {
+            assert_eq!(
+                endpoints::SERVING_ROUTES.contains(&pattern),
+                kind == RouteKind::Serving,
+                "{pattern} ({kind:?})"
+            );
+        }
+        for serving in endpoints::SERVING_ROUTES {
+            assert!(
+                ROUTES
+                    .iter()
+                    .any(|r| r.pattern == *serving && r.kind == RouteKind::Serving),
+                "{serving} is not registered as a serving route"
+            );
+        }
     }
 }
