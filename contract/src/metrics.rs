@@ -23,6 +23,9 @@ pub const FEATURE_STORE_DURATION_METRIC: &str = "tidewatch_feature_store_duratio
 pub const FEATURE_DRIFT_METRIC: &str = "tidewatch_feature_drift_psi";
 /// Constant 1 by `model`, `version`, `device`.
 pub const MODEL_INFO_METRIC: &str = "tidewatch_model_info";
+/// Amount of the transactions scored, in units of their currency, by `model`, `version`,
+/// `decision` and `currency` (one of [`CURRENCY_LABEL_VALUES`]).
+pub const TRANSACTION_AMOUNT_METRIC: &str = "tidewatch_transaction_amount_total";
 /// Feature-store circuit breaker: 0 closed, 1 open, 2 half-open.
 pub const FEATURE_STORE_BREAKER_METRIC: &str = "tidewatch_feature_store_breaker_state";
 /// 1 when GPU telemetry is live, else 0.
@@ -52,6 +55,8 @@ pub mod label {
     pub const DEVICE: &str = "device";
     pub const RESULT: &str = "result";
     pub const FEATURE: &str = "feature";
+    /// An ISO 4217 code among [`super::CURRENCY_LABEL_VALUES`].
+    pub const CURRENCY: &str = "currency";
     /// Device index as NVML numbers it.
     pub const GPU: &str = "gpu";
     pub const UUID: &str = "uuid";
@@ -61,6 +66,15 @@ pub mod label {
     /// The Kubernetes Service the series was scraped through (the MLService's name).
     pub const SERVICE: &str = "service";
 }
+
+/// The `currency` label's values: the currencies of the markets the model was trained on
+/// and the other majors, `other` for any other code and `none` when the request named no
+/// currency. Amounts are summed in their own currency, never converted, so a fixed list
+/// keeps the label's cardinality bounded whatever clients send.
+pub const CURRENCY_LABEL_VALUES: &[&str] = &[
+    "USD", "EUR", "GBP", "JPY", "CNY", "INR", "BRL", "NGN", "CAD", "AUD", "CHF", "MXN", "other",
+    "none",
+];
 
 /// OpenMetrics type of a contract metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +118,8 @@ impl Metric {
 const GPU_LABELS: &[&str] = &[label::GPU, label::UUID];
 
 /// Every metric of the contract, as DESIGN.md's table lists them, plus the breaker and
-/// GPU-availability gauges the alerts query.
+/// GPU-availability gauges the alerts query and the business and model-quality series
+/// the dashboards show.
 pub const CONTRACT: &[Metric] = &[
     Metric {
         name: REQUESTS_TOTAL_METRIC,
@@ -155,6 +170,16 @@ pub const CONTRACT: &[Metric] = &[
         name: MODEL_INFO_METRIC,
         kind: Kind::Gauge,
         labels: &[label::MODEL, label::VERSION, label::DEVICE],
+    },
+    Metric {
+        name: TRANSACTION_AMOUNT_METRIC,
+        kind: Kind::Counter,
+        labels: &[
+            label::MODEL,
+            label::VERSION,
+            label::DECISION,
+            label::CURRENCY,
+        ],
     },
     Metric {
         name: FEATURE_STORE_BREAKER_METRIC,

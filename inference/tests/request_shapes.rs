@@ -158,6 +158,7 @@ fn a_load_shaped_like_the_fraud_apis_traffic_is_answered() {
     let examples = synth::examples(5, &users, 400);
     let http = client();
     let mut decisions = std::collections::HashMap::<String, usize>::new();
+    let mut amounts = std::collections::HashMap::<String, f64>::new();
     for (i, example) in examples.iter().enumerate() {
         let method = match (example.transaction.card_present, i % 3) {
             (true, _) => "pos",
@@ -181,10 +182,32 @@ fn a_load_shaped_like_the_fraud_apis_traffic_is_answered() {
         assert_eq!(response.status(), 200);
         let answer: Value = response.json().unwrap();
         assert_answer_fields(&answer);
-        *decisions
-            .entry(answer["decision"].as_str().unwrap().to_string())
-            .or_default() += 1;
+        let decision = answer["decision"].as_str().unwrap().to_string();
+        *amounts.entry(decision.clone()).or_default() += example.transaction.amount;
+        *decisions.entry(decision).or_default() += 1;
     }
+    // The business counters add up the amounts of each decision, in the request's currency.
+    let metrics = server.metrics();
+    for (decision, amount) in &amounts {
+        let counted = sample(
+            &metrics,
+            "tidewatch_transaction_amount_total",
+            &[&format!("decision=\"{decision}\""), "currency=\"USD\""],
+        )
+        .unwrap();
+        assert!(
+            (counted - amount).abs() < 1e-6,
+            "{decision}: {counted} vs {amount}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &metrics,
+            "tidewatch_transaction_amount_total",
+            &["decision=\"approve\"", "currency=\"EUR\""]
+        ),
+        Some(0.0)
+    );
     let approve = decisions.get("approve").copied().unwrap_or_default();
     let block = decisions.get("block").copied().unwrap_or_default();
     assert!(approve > examples.len() / 2, "{decisions:?}");

@@ -16,7 +16,10 @@ use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures};
 use crate::features::inputs::{DefaultedInputs, TRANSACTION_DEFAULTS, complete};
 use crate::features::{FEATURE_NAMES, FeatureVector, engineer};
 use crate::store::{FeatureStore, Lookup, LookupResult, MerchantLookup};
-use crate::telemetry::metrics::{Decision, Metrics, ModelLabels, PredictionLabels, StoreLabels};
+use crate::telemetry::metrics::{
+    AmountLabels, CurrencyLabel, Decision, FloatCounter, Metrics, ModelLabels, PredictionLabels,
+    StoreLabels,
+};
 use crate::telemetry::privacy::Pseudonymizer;
 use crate::telemetry::trace::RequestTrace;
 use prometheus_client::metrics::counter::Counter;
@@ -28,6 +31,8 @@ use prometheus_client::metrics::histogram::Histogram;
 struct Handles {
     /// Indexed by [`Decision`] order: approve, review, block.
     decisions: [Counter; 3],
+    /// Amounts by decision, then by [`CurrencyLabel::index`].
+    amounts: [Vec<FloatCounter>; 3],
     score: Histogram,
     /// Indexed by [`LookupResult`] order.
     lookups: [Counter; 5],
@@ -58,11 +63,31 @@ impl Handles {
                 .get_or_create(&StoreLabels { result })
                 .clone()
         };
+        let amounts = |decision| {
+            CurrencyLabel::all()
+                .map(|currency| {
+                    metrics
+                        .transaction_amount
+                        .get_or_create(&AmountLabels {
+                            model: model.to_string(),
+                            version: version.to_string(),
+                            decision,
+                            currency,
+                        })
+                        .clone()
+                })
+                .collect()
+        };
         Self {
             decisions: [
                 decision(Decision::approve),
                 decision(Decision::review),
                 decision(Decision::block),
+            ],
+            amounts: [
+                amounts(Decision::approve),
+                amounts(Decision::review),
+                amounts(Decision::block),
             ],
             score: metrics
                 .prediction_score
@@ -242,6 +267,8 @@ impl Predictor {
         if let Some(handles) = &self.handles {
             handles.score.observe(f64::from(probability));
             handles.decisions[decision as usize].inc();
+            let currency = CurrencyLabel::of(request.currency.as_deref());
+            handles.amounts[decision as usize][currency.index()].inc_by(request.inputs.amount);
         }
         let defaulted = lookup.user.features.is_none();
         tracing::debug!(

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,13 +13,14 @@ use tidewatch_contract::buckets::{
     FEATURE_STORE_DURATION_BUCKETS, INFERENCE_DURATION_BUCKETS, PREDICTION_SCORE_BUCKETS,
     REQUEST_DURATION_BUCKETS,
 };
+use tidewatch_contract::metrics::CURRENCY_LABEL_VALUES;
 use tidewatch_contract::metrics::{
     FEATURE_DRIFT_METRIC, FEATURE_STORE_BREAKER_METRIC, FEATURE_STORE_DURATION_METRIC,
     FEATURE_STORE_REQUESTS_METRIC, GPU_MEMORY_TOTAL_METRIC, GPU_MEMORY_USED_METRIC,
     GPU_POWER_METRIC, GPU_TELEMETRY_METRIC, GPU_TEMPERATURE_METRIC, GPU_UTILIZATION_METRIC,
     INFERENCE_DURATION_METRIC, MODEL_INFO_METRIC, PREDICTION_SCORE_METRIC,
     PREDICTIONS_TOTAL_METRIC, REQUEST_DURATION_METRIC, REQUESTS_IN_FLIGHT_METRIC,
-    REQUESTS_TOTAL_METRIC,
+    REQUESTS_TOTAL_METRIC, TRANSACTION_AMOUNT_METRIC,
 };
 
 use crate::store::LookupResult;
@@ -28,6 +29,8 @@ use crate::store::LookupResult;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type FloatGauge = Gauge<f64, AtomicU64>;
+/// A counter of amounts, which are not whole numbers.
+pub type FloatCounter = Counter<f64, AtomicU64>;
 
 /// The name a contract metric registers under: prometheus-client appends the unit to a
 /// family's name and `_total` to a counter's samples, so the contract name loses that suffix.
@@ -74,6 +77,53 @@ pub struct PredictionLabels {
     pub model: String,
     pub version: String,
     pub decision: Decision,
+}
+
+/// The `currency` label: an index into the contract's bounded list of values.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct CurrencyLabel(u8);
+
+impl CurrencyLabel {
+    /// Every value, in the contract's order.
+    pub fn all() -> impl Iterator<Item = Self> {
+        (0..CURRENCY_LABEL_VALUES.len() as u8).map(Self)
+    }
+
+    /// The label of a request's currency: its code when listed, `other` when not,
+    /// `none` when the request named none.
+    pub fn of(code: Option<&str>) -> Self {
+        let last = CURRENCY_LABEL_VALUES.len() - 1;
+        let index = match code {
+            None => last,
+            Some(code) => CURRENCY_LABEL_VALUES[..last - 1]
+                .iter()
+                .position(|listed| *listed == code)
+                .unwrap_or(last - 1),
+        };
+        Self(index as u8)
+    }
+
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        CURRENCY_LABEL_VALUES[self.index()]
+    }
+}
+
+impl EncodeLabelValue for CurrencyLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AmountLabels {
+    pub model: String,
+    pub version: String,
+    pub decision: Decision,
+    pub currency: CurrencyLabel,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -126,6 +176,7 @@ pub struct Metrics {
     pub request_duration: Family<RouteLabels, Histogram>,
     pub in_flight: Gauge,
     pub predictions: Family<PredictionLabels, Counter>,
+    pub transaction_amount: Family<AmountLabels, FloatCounter>,
     pub prediction_score: Family<ModelLabels, Histogram>,
     pub inference_duration: Family<DeviceLabels, Histogram>,
     pub store_requests: Family<StoreLabels, Counter>,
@@ -171,6 +222,12 @@ impl Metrics {
             without_suffix(PREDICTIONS_TOTAL_METRIC, "_total"),
             "Transactions scored, by decision",
             predictions.clone(),
+        );
+        let transaction_amount = Family::<AmountLabels, FloatCounter>::default();
+        registry.register(
+            without_suffix(TRANSACTION_AMOUNT_METRIC, "_total"),
+            "Amount of the transactions scored, in units of their currency, by decision",
+            transaction_amount.clone(),
         );
         let prediction_score = Family::<ModelLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(PREDICTION_SCORE_BUCKETS.iter().copied())
@@ -253,6 +310,7 @@ impl Metrics {
             request_duration,
             in_flight,
             predictions,
+            transaction_amount,
             prediction_score,
             inference_duration,
             store_requests,
@@ -308,6 +366,15 @@ impl Metrics {
                 decision: Decision::review,
             })
             .inc();
+        metrics
+            .transaction_amount
+            .get_or_create(&AmountLabels {
+                model: "m".into(),
+                version: "1".into(),
+                decision: Decision::approve,
+                currency: CurrencyLabel::of(Some("EUR")),
+            })
+            .inc_by(12.5);
         metrics
             .prediction_score
             .get_or_create(&model())
@@ -415,6 +482,16 @@ mod tests {
         }
         // Nothing is exported beside the contract.
         assert_eq!(text.matches("# TYPE ").count(), CONTRACT.len(), "{text}");
+    }
+
+    #[test]
+    fn currencies_map_to_a_bounded_label() {
+        assert_eq!(CurrencyLabel::of(Some("EUR")).as_str(), "EUR");
+        assert_eq!(CurrencyLabel::of(Some("XAU")).as_str(), "other");
+        assert_eq!(CurrencyLabel::of(Some("other")).as_str(), "other");
+        assert_eq!(CurrencyLabel::of(Some("none")).as_str(), "other");
+        assert_eq!(CurrencyLabel::of(None).as_str(), "none");
+        assert_eq!(CurrencyLabel::all().count(), CURRENCY_LABEL_VALUES.len());
     }
 
     #[test]

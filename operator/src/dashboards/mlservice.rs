@@ -1,5 +1,5 @@
-//! The MLService dashboard: RED metrics, model behaviour, drift, feature store and GPU, one
-//! function per row.
+//! The MLService dashboard: RED metrics, model behaviour, drift, feature store, GPU and the
+//! business view, one function per row.
 
 use serde_json::Value;
 use tidewatch_contract::defaults::{DRIFT_CRITICAL_PSI, DRIFT_WARNING_PSI};
@@ -71,6 +71,7 @@ pub fn mlservice_dashboard(d: &MlServiceDashboard) -> Value {
         drift_and_feature_store_row(d.drift_thresholds),
         gpu_row(),
         saturation_row(),
+        business_row(),
     ]
     .concat();
     dashboard(
@@ -413,6 +414,59 @@ fn saturation_row() -> Vec<Value> {
             Grid::at(12, 86, 12, 6),
             &[(&telemetry, "{{pod}}")],
             &[(None, "orange"), (Some(1.0), "green")],
+        ),
+    ]
+}
+
+/// What the decisions mean for the fraud team: money approved, reviewed and blocked, and
+/// the approval and block shares of each model version (traffic-weighted: sums of rates
+/// divided, so a version's share does not depend on its pod count).
+fn business_row() -> Vec<Value> {
+    let amount = q(&format!(
+        "sum by (decision, currency) (rate({TRANSACTION_AMOUNT_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let share = |decision: &str| {
+        q(&format!(
+            "sum by (version) (rate({PREDICTIONS_TOTAL_METRIC}{{SEL, decision=\"{decision}\"}}[$__rate_interval])) / sum by (version) (rate({PREDICTIONS_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+        ))
+    };
+    let blocked_today = q(&format!(
+        "sum by (currency) (increase({TRANSACTION_AMOUNT_METRIC}{{SEL, decision=\"block\"}}[24h]))"
+    ));
+    vec![
+        row(31, "Business", 92),
+        timeseries(
+            32,
+            "Amount by decision",
+            "Transaction amount scored per second, by decision and currency (amounts are never converted between currencies).",
+            "short",
+            Grid::at(0, 93, 12, 8),
+            &[(&amount, "{{decision}} {{currency}}")],
+        ),
+        stat(
+            33,
+            "Amount blocked, last 24 h",
+            "Sum of the amounts of blocked transactions over the last day, per currency.",
+            "short",
+            Grid::at(12, 93, 12, 8),
+            &blocked_today,
+            &[(None, "blue")],
+        ),
+        timeseries(
+            34,
+            "Approval rate by model version",
+            "Share of predictions approved, per model version; compare versions during a rollout.",
+            "percentunit",
+            Grid::at(0, 101, 12, 8),
+            &[(&share("approve"), "{{version}}")],
+        ),
+        timeseries(
+            35,
+            "Block rate by model version",
+            "Share of predictions blocked, per model version.",
+            "percentunit",
+            Grid::at(12, 101, 12, 8),
+            &[(&share("block"), "{{version}}")],
         ),
     ]
 }
