@@ -302,6 +302,16 @@ fn monitoring_objects_carry_extra_labels_without_losing_recommended_ones() {
     assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
     assert_eq!(sm["spec"]["endpoints"][0]["interval"], "15s");
     assert_eq!(sm["spec"]["endpoints"][0]["scrapeTimeout"], "12s");
+    // The model version the pods carry reaches the scraped series.
+    let deployment = json(&builders::deployment(&m, &settings()));
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    for label in sm["spec"]["podTargetLabels"].as_array().unwrap() {
+        assert!(pod_labels[label.as_str().unwrap()].is_string(), "{label}");
+    }
+    assert_eq!(
+        sm["spec"]["podTargetLabels"],
+        serde_json::json!([labels::VERSION])
+    );
     let service = json(&builders::service(&m));
     for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
         assert_eq!(

@@ -11,6 +11,10 @@ use crate::validate::{OperatorSettings, PromDuration, ValidMlService};
 
 /// The ServiceMonitor of an MLService. Labels: spec extras and operator extras (e.g.
 /// `release`) first, the recommended set last so that it cannot be overridden.
+///
+/// The pods' `app.kubernetes.io/version` (the model version) is copied onto every scraped
+/// series as `app_kubernetes_io_version`, so request SLIs can be split by model version
+/// during a rollout without a version label in the server's metric contract.
 pub fn service_monitor(m: &ValidMlService, settings: &OperatorSettings) -> ServiceMonitor {
     let name = m.name.as_str();
     let mut object_labels = m.service_monitor_labels.clone();
@@ -40,7 +44,7 @@ pub fn service_monitor(m: &ValidMlService, settings: &OperatorSettings) -> Servi
                 scrape_timeout: Some(timeout.to_string()),
                 scheme: Some("http".into()),
             }],
-            pod_target_labels: Vec::new(),
+            pod_target_labels: vec![labels::VERSION.to_owned()],
         },
     }
 }
