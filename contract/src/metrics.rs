@@ -26,6 +26,21 @@ pub const MODEL_INFO_METRIC: &str = "tidewatch_model_info";
 /// Amount of the transactions scored, in units of their currency, by `model`, `version`,
 /// `decision` and `currency` (one of [`CURRENCY_LABEL_VALUES`]).
 pub const TRANSACTION_AMOUNT_METRIC: &str = "tidewatch_transaction_amount_total";
+/// Labelled feedback joined to a prediction, by `model`, `version`, `outcome` (fraud,
+/// legitimate).
+pub const FEEDBACK_TOTAL_METRIC: &str = "tidewatch_feedback_total";
+/// Feedback that matched no joinable prediction, by `reason` (unknown, expired, duplicate).
+pub const FEEDBACK_UNMATCHED_METRIC: &str = "tidewatch_feedback_unmatched_total";
+/// Predictions held for joining feedback (bounded by the configured capacity).
+pub const FEEDBACK_PENDING_METRIC: &str = "tidewatch_feedback_pending_predictions";
+/// Precision over the quality window, by `model`, `version`, `threshold` (review, block).
+pub const MODEL_PRECISION_METRIC: &str = "tidewatch_model_precision";
+/// Recall over the quality window, by `model`, `version`, `threshold`.
+pub const MODEL_RECALL_METRIC: &str = "tidewatch_model_recall";
+/// False-positive rate over the quality window, by `model`, `version`, `threshold`.
+pub const MODEL_FALSE_POSITIVE_RATE_METRIC: &str = "tidewatch_model_false_positive_rate";
+/// Labels in the quality window, by `model`, `version`.
+pub const MODEL_QUALITY_LABELS_METRIC: &str = "tidewatch_model_quality_window_labels";
 /// Feature-store circuit breaker: 0 closed, 1 open, 2 half-open.
 pub const FEATURE_STORE_BREAKER_METRIC: &str = "tidewatch_feature_store_breaker_state";
 /// 1 when GPU telemetry is live, else 0.
@@ -55,6 +70,12 @@ pub mod label {
     pub const DEVICE: &str = "device";
     pub const RESULT: &str = "result";
     pub const FEATURE: &str = "feature";
+    /// `review` or `block`: the decision threshold a quality figure is taken at.
+    pub const THRESHOLD: &str = "threshold";
+    /// `fraud` or `legitimate`: the true outcome a feedback reports.
+    pub const OUTCOME: &str = "outcome";
+    /// Why a feedback was not joined: `unknown`, `expired`, `duplicate`.
+    pub const REASON: &str = "reason";
     /// An ISO 4217 code among [`super::CURRENCY_LABEL_VALUES`].
     pub const CURRENCY: &str = "currency";
     /// Device index as NVML numbers it.
@@ -116,6 +137,7 @@ impl Metric {
 }
 
 const GPU_LABELS: &[&str] = &[label::GPU, label::UUID];
+const QUALITY_LABELS: &[&str] = &[label::MODEL, label::VERSION, label::THRESHOLD];
 
 /// Every metric of the contract, as DESIGN.md's table lists them, plus the breaker and
 /// GPU-availability gauges the alerts query and the business and model-quality series
@@ -180,6 +202,41 @@ pub const CONTRACT: &[Metric] = &[
             label::DECISION,
             label::CURRENCY,
         ],
+    },
+    Metric {
+        name: FEEDBACK_TOTAL_METRIC,
+        kind: Kind::Counter,
+        labels: &[label::MODEL, label::VERSION, label::OUTCOME],
+    },
+    Metric {
+        name: FEEDBACK_UNMATCHED_METRIC,
+        kind: Kind::Counter,
+        labels: &[label::REASON],
+    },
+    Metric {
+        name: FEEDBACK_PENDING_METRIC,
+        kind: Kind::Gauge,
+        labels: &[],
+    },
+    Metric {
+        name: MODEL_PRECISION_METRIC,
+        kind: Kind::Gauge,
+        labels: QUALITY_LABELS,
+    },
+    Metric {
+        name: MODEL_RECALL_METRIC,
+        kind: Kind::Gauge,
+        labels: QUALITY_LABELS,
+    },
+    Metric {
+        name: MODEL_FALSE_POSITIVE_RATE_METRIC,
+        kind: Kind::Gauge,
+        labels: QUALITY_LABELS,
+    },
+    Metric {
+        name: MODEL_QUALITY_LABELS_METRIC,
+        kind: Kind::Gauge,
+        labels: &[label::MODEL, label::VERSION],
     },
     Metric {
         name: FEATURE_STORE_BREAKER_METRIC,

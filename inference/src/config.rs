@@ -148,6 +148,17 @@ pub struct ServeConfig {
     /// Predictions needed before drift is reported.
     #[arg(long, env = "TIDEWATCH_DRIFT_MIN_SAMPLES", default_value_t = 200)]
     pub drift_min_samples: usize,
+    /// Predictions remembered by transaction id for joining `POST /v1/feedback`; the
+    /// oldest are dropped past it, so memory stays bounded.
+    #[arg(long, env = "TIDEWATCH_FEEDBACK_CAPACITY", default_value_t = 100_000)]
+    pub feedback_capacity: usize,
+    /// Seconds a prediction can still receive feedback.
+    #[arg(long, env = "TIDEWATCH_FEEDBACK_TTL_SECONDS", default_value_t = 86_400)]
+    pub feedback_ttl_seconds: u64,
+    /// Most recent labelled predictions that precision, recall and false-positive rate
+    /// are computed over.
+    #[arg(long, env = "TIDEWATCH_QUALITY_WINDOW", default_value_t = 1_000)]
+    pub quality_window: usize,
     /// OTLP/HTTP endpoint for traces, e.g. http://otel-collector:4318; no export if unset.
     #[arg(long, env = env::OTLP_ENDPOINT)]
     pub otlp_endpoint: Option<String>,

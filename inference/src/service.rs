@@ -12,6 +12,7 @@ use crate::backend::model::{self, FraudModel, ModelError, ModelMetadata};
 use crate::config::ServeConfig;
 use crate::core::admission::Admission;
 use crate::core::fault::FaultInjector;
+use crate::core::feedback::{PredictionLog, QualityWindow};
 use crate::core::predict::Predictor;
 use crate::server::request_metrics::RequestMetrics;
 use crate::server::{self, AppState, ServerSettings};
@@ -86,7 +87,12 @@ async fn serve_with_telemetry(
             pseudonymizer(config)?,
             &metrics,
             instrument,
+            PredictionLog::new(
+                config.feedback_capacity,
+                Duration::from_secs(config.feedback_ttl_seconds),
+            ),
         ),
+        quality: Mutex::new(QualityWindow::new(config.quality_window)),
         request_metrics: RequestMetrics::new(metrics.clone()),
         metrics,
         drift,

@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod coalesce;
 pub mod fault;
+pub mod feedback;
 pub mod predict;
 pub mod request;
 pub mod schema;

@@ -11,6 +11,7 @@ use opentelemetry::trace::Span as _;
 use crate::backend::model::{Scored, Thresholds};
 use crate::backend::{Backend, BackendError};
 use crate::core::coalesce::Coalescer;
+use crate::core::feedback::PredictionLog;
 use crate::core::request::ValidRequest;
 use crate::core::schema::{Contribution, Prediction, RiskLevel, TopFeatures};
 use crate::features::inputs::{DefaultedInputs, TRANSACTION_DEFAULTS, complete};
@@ -117,6 +118,8 @@ pub struct Predictor {
     pseudonyms: Pseudonymizer,
     /// `None` when instrumentation is switched off.
     handles: Option<Handles>,
+    /// Recent predictions by transaction id, for joining feedback.
+    log: PredictionLog,
 }
 
 impl Predictor {
@@ -126,6 +129,7 @@ impl Predictor {
         pseudonyms: Pseudonymizer,
         metrics: &Metrics,
         instrument: bool,
+        log: PredictionLog,
     ) -> Self {
         let metadata = backend.metadata();
         let handles = instrument.then(|| Handles::new(metrics, &metadata.name, &metadata.version));
@@ -134,7 +138,13 @@ impl Predictor {
             store,
             pseudonyms,
             handles,
+            log,
         }
+    }
+
+    /// Recent predictions, for joining feedback.
+    pub fn log(&self) -> &PredictionLog {
+        &self.log
     }
 
     pub fn backend(&self) -> &Backend {
@@ -269,6 +279,9 @@ impl Predictor {
             handles.decisions[decision as usize].inc();
             let currency = CurrencyLabel::of(request.currency.as_deref());
             handles.amounts[decision as usize][currency.index()].inc_by(request.inputs.amount);
+        }
+        if let Some(id) = request.transaction_id.as_deref() {
+            self.log.record(id, probability);
         }
         let defaulted = lookup.user.features.is_none();
         tracing::debug!(

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::backend::BackendError;
+use crate::core::feedback::Unmatched;
 use crate::core::schema::FieldError;
 use crate::store::OverlayFull;
 
@@ -41,6 +42,8 @@ pub enum ApiError {
     StoreFull(OverlayFull),
     #[error("the feature store did not take the write; try again")]
     StoreUnavailable,
+    #[error(transparent)]
+    Unmatched(#[from] crate::core::feedback::Unmatched),
 }
 
 impl ApiError {
@@ -60,6 +63,11 @@ impl ApiError {
             Self::DebugRoutesOff => "debug_routes_off",
             Self::StoreFull(_) => "feature_store_full",
             Self::StoreUnavailable => "feature_store_unavailable",
+            Self::Unmatched(unmatched) => match unmatched {
+                Unmatched::Unknown => "prediction_unknown",
+                Unmatched::Expired => "prediction_expired",
+                Unmatched::Duplicate => "feedback_duplicate",
+            },
         }
     }
 
@@ -82,6 +90,7 @@ impl ApiError {
         match self {
             Self::Malformed(e) | Self::Invalid(e) => Some(e.field.clone()),
             Self::TooLarge { .. } | Self::Body => Some("body".into()),
+            Self::Unmatched(_) => Some("transaction_id".into()),
             _ => None,
         }
     }
@@ -108,6 +117,9 @@ impl ResponseError for ApiError {
             Self::NotFound | Self::DebugRoutesOff => StatusCode::NOT_FOUND,
             Self::StoreFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unmatched(Unmatched::Unknown) => StatusCode::NOT_FOUND,
+            Self::Unmatched(Unmatched::Expired) => StatusCode::GONE,
+            Self::Unmatched(Unmatched::Duplicate) => StatusCode::CONFLICT,
             Self::InjectedFault | Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

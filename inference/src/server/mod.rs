@@ -4,6 +4,7 @@
 pub mod answer_json;
 pub mod debug;
 pub mod error;
+pub mod feedback;
 pub mod middleware;
 pub mod oip;
 pub mod request_metrics;
@@ -22,6 +23,7 @@ use tidewatch_contract::endpoints;
 use crate::core::admission::Admission;
 use crate::core::coalesce::Coalescer;
 use crate::core::fault::FaultInjector;
+use crate::core::feedback::QualityWindow;
 use crate::core::predict::Predictor;
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::metrics::Metrics;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub request_metrics: RequestMetrics,
     pub drift: Arc<Mutex<DriftMonitor>>,
+    /// Labelled predictions the quality gauges are computed over.
+    pub quality: Mutex<QualityWindow>,
     /// Prediction requests served at once; the rest get 429.
     pub admission: Admission,
     pub ready: AtomicBool,
@@ -65,6 +69,8 @@ pub enum RouteKind {
     Metadata,
     /// Demo help, off unless a flag turns it on.
     Debug,
+    /// Labels of past predictions, for the model-quality metrics.
+    Feedback,
 }
 
 /// A route: its actix pattern (also its `route` label), method and kind.
@@ -91,7 +97,7 @@ pub const POPULATE_CACHE_PATH: &str = "/debug/populate-cache/{user_id}";
 
 /// Every route. A request whose path is one of the static patterns matched that route;
 /// one with `{...}` segments is labelled by its pattern, as actix matched it.
-pub const ROUTES: [Route; 16] = [
+pub const ROUTES: [Route; 17] = [
     route("/v1/predict", "POST", RouteKind::Serving),
     route("/v1/predict/batch", "POST", RouteKind::Serving),
     route("/v1/model", "GET", RouteKind::Metadata),
@@ -112,6 +118,7 @@ pub const ROUTES: [Route; 16] = [
         RouteKind::Metadata,
     ),
     route(OIP_INFER_PATH, "POST", RouteKind::Serving),
+    route("/v1/feedback", "POST", RouteKind::Feedback),
 ];
 
 /// The Open Inference Protocol's inference route; its pattern is its `route` label, as
@@ -140,6 +147,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(oip::version_metadata),
         )
         .route(OIP_INFER_PATH, web::post().to(oip::infer))
+        .route("/v1/feedback", web::post().to(feedback::feedback))
         .default_service(web::to(routes::not_found));
 }
 

@@ -157,6 +157,7 @@ impl AppState {
         self.metrics
             .breaker_state
             .set(self.predictor.store().breaker_state().gauge_value());
+        self.refresh_quality();
     }
 }
 
@@ -199,7 +200,7 @@ async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
 
 /// Reads the body up to the configured limit; refuses non-JSON content types early when
 /// `json_only`.
-async fn read_body(
+pub(super) async fn read_body(
     state: &AppState,
     req: &HttpRequest,
     mut payload: web::Payload,

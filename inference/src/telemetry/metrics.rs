@@ -22,6 +22,11 @@ use tidewatch_contract::metrics::{
     PREDICTIONS_TOTAL_METRIC, REQUEST_DURATION_METRIC, REQUESTS_IN_FLIGHT_METRIC,
     REQUESTS_TOTAL_METRIC, TRANSACTION_AMOUNT_METRIC,
 };
+use tidewatch_contract::metrics::{
+    FEEDBACK_PENDING_METRIC, FEEDBACK_TOTAL_METRIC, FEEDBACK_UNMATCHED_METRIC,
+    MODEL_FALSE_POSITIVE_RATE_METRIC, MODEL_PRECISION_METRIC, MODEL_QUALITY_LABELS_METRIC,
+    MODEL_RECALL_METRIC,
+};
 
 use crate::store::LookupResult;
 
@@ -127,6 +132,40 @@ pub struct AmountLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedbackLabels {
+    pub model: String,
+    pub version: String,
+    /// `fraud` or `legitimate`.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnmatchedLabels {
+    /// `unknown`, `expired` or `duplicate`.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QualityLabels {
+    pub model: String,
+    pub version: String,
+    /// `review` or `block`.
+    pub threshold: &'static str,
+}
+
+/// Feedback and the model quality computed from it.
+#[derive(Debug, Clone, Default)]
+pub struct QualityMetrics {
+    pub feedback: Family<FeedbackLabels, Counter>,
+    pub unmatched: Family<UnmatchedLabels, Counter>,
+    pub pending: Gauge,
+    pub precision: Family<QualityLabels, FloatGauge>,
+    pub recall: Family<QualityLabels, FloatGauge>,
+    pub false_positive_rate: Family<QualityLabels, FloatGauge>,
+    pub window_labels: Family<ModelLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabels {
     pub model: String,
     pub version: String,
@@ -184,6 +223,7 @@ pub struct Metrics {
     pub drift_psi: Family<DriftLabels, FloatGauge>,
     pub model_info: Family<DeviceLabels, Gauge>,
     pub breaker_state: Gauge,
+    pub quality: QualityMetrics,
     pub gpu: GpuMetrics,
 }
 
@@ -277,6 +317,42 @@ impl Metrics {
             "Feature-store circuit breaker: 0 closed, 1 open, 2 half-open",
             breaker_state.clone(),
         );
+        let quality = QualityMetrics::default();
+        registry.register(
+            without_suffix(FEEDBACK_TOTAL_METRIC, "_total"),
+            "Labelled feedback joined to a prediction, by true outcome",
+            quality.feedback.clone(),
+        );
+        registry.register(
+            without_suffix(FEEDBACK_UNMATCHED_METRIC, "_total"),
+            "Feedback joined to no prediction: unknown id, expired, or already labelled",
+            quality.unmatched.clone(),
+        );
+        registry.register(
+            FEEDBACK_PENDING_METRIC,
+            "Predictions held for joining feedback",
+            quality.pending.clone(),
+        );
+        registry.register(
+            MODEL_PRECISION_METRIC,
+            "Share of flagged transactions that were fraud, over the quality window",
+            quality.precision.clone(),
+        );
+        registry.register(
+            MODEL_RECALL_METRIC,
+            "Share of frauds flagged, over the quality window",
+            quality.recall.clone(),
+        );
+        registry.register(
+            MODEL_FALSE_POSITIVE_RATE_METRIC,
+            "Share of legitimate transactions flagged, over the quality window",
+            quality.false_positive_rate.clone(),
+        );
+        registry.register(
+            MODEL_QUALITY_LABELS_METRIC,
+            "Labelled predictions in the quality window",
+            quality.window_labels.clone(),
+        );
         let gpu = GpuMetrics::default();
         registry.register(
             GPU_TELEMETRY_METRIC,
@@ -318,6 +394,7 @@ impl Metrics {
             drift_psi,
             model_info,
             breaker_state,
+            quality,
             gpu,
         }
     }
@@ -397,6 +474,37 @@ impl Metrics {
             })
             .set(0.1);
         metrics.model_info.get_or_create(&device).set(1);
+        let quality = || QualityLabels {
+            model: "m".into(),
+            version: "1".into(),
+            threshold: "block",
+        };
+        metrics
+            .quality
+            .feedback
+            .get_or_create(&FeedbackLabels {
+                model: "m".into(),
+                version: "1".into(),
+                outcome: "fraud",
+            })
+            .inc();
+        metrics
+            .quality
+            .unmatched
+            .get_or_create(&UnmatchedLabels { reason: "unknown" })
+            .inc();
+        metrics.quality.precision.get_or_create(&quality()).set(0.5);
+        metrics.quality.recall.get_or_create(&quality()).set(0.5);
+        metrics
+            .quality
+            .false_positive_rate
+            .get_or_create(&quality())
+            .set(0.1);
+        metrics
+            .quality
+            .window_labels
+            .get_or_create(&model())
+            .set(10);
         metrics
             .gpu
             .utilization

@@ -72,6 +72,7 @@ pub fn mlservice_dashboard(d: &MlServiceDashboard) -> Value {
         gpu_row(),
         saturation_row(),
         business_row(),
+        quality_row(),
     ]
     .concat();
     dashboard(
@@ -467,6 +468,70 @@ fn business_row() -> Vec<Value> {
             "percentunit",
             Grid::at(12, 101, 12, 8),
             &[(&share("block"), "{{version}}")],
+        ),
+    ]
+}
+
+/// The model's quality from labelled feedback: precision, recall and false-positive rate
+/// at both thresholds per version, and how many labels they rest on.
+fn quality_row() -> Vec<Value> {
+    let by_version = |metric: &str| q(&format!("avg by (version, threshold) ({metric}{{SEL}})"));
+    let labels = q(&format!(
+        "sum by (version) ({MODEL_QUALITY_LABELS_METRIC}{{SEL}})"
+    ));
+    let feedback = q(&format!(
+        "sum by (outcome) (rate({FEEDBACK_TOTAL_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let unmatched = q(&format!(
+        "sum by (reason) (rate({FEEDBACK_UNMATCHED_METRIC}{{SEL}}[$__rate_interval]))"
+    ));
+    let legend = "{{version}} at {{threshold}}";
+    vec![
+        row(36, "Model quality (feedback)", 109),
+        timeseries_with_thresholds(
+            37,
+            "Precision",
+            "Share of flagged transactions that were fraud, over each pod's last labelled predictions; the line is the alert threshold.",
+            "percentunit",
+            Grid::at(0, 110, 8, 8),
+            &[(&by_version(MODEL_PRECISION_METRIC), legend)],
+            &[(None, "red"), (Some(0.4), "green")],
+        ),
+        timeseries_with_thresholds(
+            38,
+            "Recall",
+            "Share of reported frauds the model flagged; the line is the alert threshold.",
+            "percentunit",
+            Grid::at(8, 110, 8, 8),
+            &[(&by_version(MODEL_RECALL_METRIC), legend)],
+            &[(None, "red"), (Some(0.4), "green")],
+        ),
+        timeseries(
+            39,
+            "False-positive rate",
+            "Share of legitimate transactions flagged.",
+            "percentunit",
+            Grid::at(16, 110, 8, 8),
+            &[(&by_version(MODEL_FALSE_POSITIVE_RATE_METRIC), legend)],
+        ),
+        timeseries(
+            40,
+            "Feedback",
+            "Labels received per second by outcome, and feedback that matched no prediction by reason.",
+            "ops",
+            Grid::at(0, 118, 12, 8),
+            &[
+                (&feedback, "{{outcome}}"),
+                (&unmatched, "unmatched {{reason}}"),
+            ],
+        ),
+        timeseries(
+            41,
+            "Labels in the quality windows",
+            "Labelled predictions the figures rest on, per version; the alerts need 200.",
+            "short",
+            Grid::at(12, 118, 12, 8),
+            &[(&labels, "{{version}}")],
         ),
     ]
 }
