@@ -147,18 +147,13 @@ impl RedisStore {
         &self,
         merchants: impl IntoIterator<Item = (String, MerchantProfile)>,
     ) -> Result<usize, RedisStoreError> {
-        let mut written = 0;
-        let merchants: Vec<(String, MerchantProfile)> = merchants.into_iter().collect();
-        for chunk in merchants.chunks(500) {
-            let pipeline = self.client.pipeline();
-            for (id, merchant) in chunk {
-                let key = format!("{}{id}", self.merchant_key_prefix);
-                let _: () = pipeline.hset(key, encode_merchant(merchant)).await?;
-            }
-            let _: Vec<i64> = pipeline.all().await?;
-            written += chunk.len();
-        }
-        Ok(written)
+        let hashes = merchants.into_iter().map(|(id, merchant)| {
+            (
+                format!("{}{id}", self.merchant_key_prefix),
+                encode_merchant(&merchant),
+            )
+        });
+        self.put_hashes(hashes).await
     }
 
     /// Writes users as `{prefix}{id}` hashes, pipelined in chunks.
@@ -166,12 +161,23 @@ impl RedisStore {
         &self,
         users: impl IntoIterator<Item = (String, UserFeatures)>,
     ) -> Result<usize, RedisStoreError> {
+        let hashes = users
+            .into_iter()
+            .map(|(id, user)| (self.key(&id), encode(&user)));
+        self.put_hashes(hashes).await
+    }
+
+    /// Writes `(key, fields)` hashes, 500 to a pipeline.
+    async fn put_hashes(
+        &self,
+        hashes: impl IntoIterator<Item = (String, Vec<(&'static str, String)>)>,
+    ) -> Result<usize, RedisStoreError> {
         let mut written = 0;
-        let users: Vec<(String, UserFeatures)> = users.into_iter().collect();
-        for chunk in users.chunks(500) {
+        let hashes: Vec<_> = hashes.into_iter().collect();
+        for chunk in hashes.chunks(500) {
             let pipeline = self.client.pipeline();
-            for (id, user) in chunk {
-                let _: () = pipeline.hset(self.key(id), encode(user)).await?;
+            for (key, fields) in chunk {
+                let _: () = pipeline.hset(key.as_str(), fields.clone()).await?;
             }
             let _: Vec<i64> = pipeline.all().await?;
             written += chunk.len();
