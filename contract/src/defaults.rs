@@ -13,3 +13,10 @@ pub const TRACE_SAMPLE_RATIO: f64 = 0.01;
 pub const DRIFT_WARNING_PSI: f64 = 0.1;
 /// Population stability index above which a feature has shifted significantly.
 pub const DRIFT_CRITICAL_PSI: f64 = 0.25;
+/// Seconds a stopping inference pod keeps serving (not ready) before it closes its listener.
+/// The pod's removal travels kubelet → API server → EndpointSlice → kube-proxy before new
+/// connections stop arriving. On a loaded two-core node, rolling restarts lost requests
+/// with the server's own 2 s default (refused connections) and still a few with 5 s
+/// (connections queued when the listener closed), so the operator asks for 10 s. The pod's
+/// termination grace period (30 s) covers it plus the 20 s drain.
+pub const SHUTDOWN_DELAY_SECONDS: u16 = 10;

@@ -20,6 +20,8 @@ pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// `--trace-sample-ratio`: share of new traces sampled.
 pub const TRACE_SAMPLE_RATIO: &str = "TIDEWATCH_TRACE_SAMPLE_RATIO";
+/// `--shutdown-delay-seconds`: how long a stopping pod keeps serving while not ready.
+pub const SHUTDOWN_DELAY_SECONDS: &str = "TIDEWATCH_SHUTDOWN_DELAY_SECONDS";
 
 /// Each variable above with the long name of the `serve` flag it feeds.
 pub const SERVE_FLAGS: &[(&str, &str)] = &[
@@ -32,6 +34,7 @@ pub const SERVE_FLAGS: &[(&str, &str)] = &[
     (OTLP_ENDPOINT, "otlp-endpoint"),
     (SERVICE_NAME, "service-name"),
     (TRACE_SAMPLE_RATIO, "trace-sample-ratio"),
+    (SHUTDOWN_DELAY_SECONDS, "shutdown-delay-seconds"),
 ];
 
 /// Structured logs, one JSON object a line: what the operator asks for.

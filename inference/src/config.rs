@@ -185,7 +185,7 @@ pub struct ServeConfig {
     pub gpu_poll_seconds: u64,
     /// Seconds to keep serving after a stop signal while reporting not-ready, so load
     /// balancers stop sending traffic first.
-    #[arg(long, env = "TIDEWATCH_SHUTDOWN_DELAY_SECONDS", default_value_t = 2)]
+    #[arg(long, env = env::SHUTDOWN_DELAY_SECONDS, default_value_t = 2)]
     pub shutdown_delay_seconds: u64,
     /// Seconds in-flight requests get to finish once shutdown starts.
     #[arg(long, env = "TIDEWATCH_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 20)]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, FromArgMatches};
 use serde_json::Value;
+use tidewatch_contract::defaults;
 use tidewatch_contract::env::SERVE_FLAGS;
 use tidewatch_inference::config::{Cli, Command, LogFormat, ServeConfig};
 use tidewatch_inference::server::{ROUTES, RouteKind};
@@ -230,6 +231,17 @@ fn the_example_deployment_starts_the_server_the_spec_describes() {
     );
     assert_eq!(config.service_name, yaml_str(&spec, &["metadata", "name"]));
     assert_eq!(config.log_format, LogFormat::Json);
+
+    // A stopping pod serves until kube-proxy has dropped it, and the kubelet waits for it.
+    let delay = config.shutdown_delay_seconds;
+    assert_eq!(delay, u64::from(defaults::SHUTDOWN_DELAY_SECONDS));
+    let grace = objects["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        grace >= delay + config.shutdown_timeout_seconds,
+        "grace period {grace} s"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use tidewatch_contract::{endpoints, env};
+use tidewatch_contract::{defaults, endpoints, env};
 
 use super::{child_meta, names};
 use crate::labels::{self, Component};
@@ -49,6 +49,10 @@ pub fn environment(m: &ValidMlService) -> Vec<EnvVar> {
     let mut vars = vec![
         env_var(env::LISTEN, format!("0.0.0.0:{HTTP_PORT}")),
         env_var(env::LOG_FORMAT, env::LOG_FORMAT_JSON),
+        env_var(
+            env::SHUTDOWN_DELAY_SECONDS,
+            defaults::SHUTDOWN_DELAY_SECONDS.to_string(),
+        ),
     ];
     if let ModelWeights::VolumeClaim(_) = &m.weights {
         vars.push(env_var(env::MODEL_DIR, MODEL_MOUNT_PATH));
