@@ -26,6 +26,10 @@ alerts: tools ## promtool and amtool checks of alerts/ and the Alertmanager exam
 e2e: tools ## end-to-end suite against the local control plane (started and stopped around it)
 	e2e/run.sh
 
+.PHONY: images
+images: tools ## build every image the real node runs, offline, into e2e/.work/images
+	e2e/images/build.sh
+
 .PHONY: e2e-kind
 e2e-kind: ## the e2e suite on a kind cluster with the operator and inference images (needs Docker and kind)
 	e2e/kind/run.sh
