@@ -30,6 +30,14 @@ e2e: tools ## end-to-end suite against the local control plane (started and stop
 images: tools ## build every image the real node runs, offline, into e2e/.work/images
 	e2e/images/build.sh
 
+.PHONY: node-up
+node-up: images ## join a real node (containerd, kubelet, kube-proxy, CoreDNS) to the running local control plane
+	e2e/node/up.sh
+
+.PHONY: node-down
+node-down: ## stop the real node and restore every host setting it changed
+	e2e/node/down.sh
+
 .PHONY: e2e-kind
 e2e-kind: ## the e2e suite on a kind cluster with the operator and inference images (needs Docker and kind)
 	e2e/kind/run.sh

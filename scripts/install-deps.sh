@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when missing: Redis (feature-store
-# integration tests), Alertmanager's amtool (config checks), and openssl (cluster
-# certificates). Runs as root on CI machines; uses sudo otherwise.
+# integration tests, and the Redis image of the real node), Alertmanager's amtool (config
+# checks), openssl (cluster certificates), and the real node's runtime: containerd, runc,
+# the CNI plugins, nftables (kube-proxy and the pods' bridge) and socat (the pods' route to
+# the API server). Runs as root on CI machines; uses sudo otherwise.
 set -euo pipefail
 
-packages=(redis-server prometheus-alertmanager openssl curl)
+packages=(redis-server prometheus-alertmanager openssl curl
+	containerd runc containernetworking-plugins nftables socat)
 
 # alerts/check.sh reads rule files with PyYAML.
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet 'PyYAML>=6'
@@ -24,6 +27,6 @@ echo "installing: ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged services are not wanted: tests start their own on free ports.
-for svc in redis-server prometheus-alertmanager; do
+for svc in redis-server prometheus-alertmanager containerd; do
 	$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
 done

@@ -119,6 +119,9 @@ rules:
 - level: None
 EOF
 
+# The admission plugins let a namespace send its pods to the real node (../node/up.sh)
+# without a selector in every pod; the kubelet flags are how `kubectl logs` and `exec`
+# reach that node's kubelet (its address, and a client certificate it trusts).
 say "starting kube-apiserver on https://127.0.0.1:$apiserver_port"
 start kube-apiserver "$bin_dir/kube-apiserver" \
 	--etcd-servers "http://127.0.0.1:$etcd_port" \
@@ -134,6 +137,10 @@ start kube-apiserver "$bin_dir/kube-apiserver" \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-cluster-ip-range 10.96.0.0/16 \
 	--endpoint-reconciler-type none \
+	--enable-admission-plugins PodNodeSelector,PodTolerationRestriction \
+	--kubelet-preferred-address-types InternalIP,Hostname \
+	--kubelet-client-certificate "$pki_dir/admin.crt" \
+	--kubelet-client-key "$pki_dir/admin.key" \
 	--audit-policy-file "$state_dir/audit-policy.yaml" \
 	--audit-log-path "$log_dir/audit.log" \
 	--audit-log-format json \
