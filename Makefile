@@ -38,6 +38,10 @@ node-up: images ## join a real node (containerd, kubelet, kube-proxy, CoreDNS) t
 node-down: ## stop the real node and restore every host setting it changed
 	e2e/node/down.sh
 
+.PHONY: monitoring-up
+monitoring-up: ## run the Prometheus Operator and a Prometheus on the real node
+	e2e/node/monitoring-up.sh
+
 .PHONY: e2e-kind
 e2e-kind: ## the e2e suite on a kind cluster with the operator and inference images (needs Docker and kind)
 	e2e/kind/run.sh
