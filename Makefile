@@ -12,7 +12,7 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: unit alerts check-generated e2e ## unit tests, alert rule tests, generated-file freshness, then the e2e suite on a local control plane
+test: unit alerts check-generated e2e e2e-node ## unit tests, alert rule tests, generated-file freshness, the e2e suite on a local control plane, then the real-node tier
 
 .PHONY: unit
 unit: tools ## unit and integration tests that need no cluster
@@ -25,6 +25,10 @@ alerts: tools ## promtool and amtool checks of alerts/ and the Alertmanager exam
 .PHONY: e2e
 e2e: tools ## end-to-end suite against the local control plane (started and stopped around it)
 	e2e/run.sh
+
+.PHONY: e2e-node
+e2e-node: tools ## the real-node tier: images, a kubelet, the Prometheus Operator, and the tests on them (root)
+	e2e/node/run.sh
 
 .PHONY: images
 images: tools ## build every image the real node runs, offline, into e2e/.work/images

@@ -9,6 +9,7 @@ mod cluster;
 pub mod helm;
 mod namespace;
 pub mod operator;
+pub mod real_node;
 pub mod stack;
 mod wait;
 

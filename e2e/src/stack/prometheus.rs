@@ -1,5 +1,6 @@
 //! A real Prometheus (the pinned build of `e2e/cluster`) on 127.0.0.1 with a temporary TSDB,
-//! and the parts of its HTTP API the tests read.
+//! and the parts of its HTTP API the tests read, also of a Prometheus running elsewhere
+//! (the Prometheus Operator's pod on the real node).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,11 +55,24 @@ pub fn config_yaml(jobs: &[ScrapeJob], rule_files: &[PathBuf]) -> String {
 /// Opening the TSDB and loading the rule files takes a second or two.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
-/// A running Prometheus; stopped when dropped.
+/// A running Prometheus; stopped when dropped. Its API is [`PrometheusApi`]'s.
 pub struct Prometheus {
+    api: PrometheusApi,
+    child: ChildGuard,
+}
+
+/// The HTTP API of a Prometheus at `base_url`.
+pub struct PrometheusApi {
     pub base_url: String,
     http: reqwest::Client,
-    child: ChildGuard,
+}
+
+impl std::ops::Deref for Prometheus {
+    type Target = PrometheusApi;
+
+    fn deref(&self) -> &PrometheusApi {
+        &self.api
+    }
 }
 
 impl Prometheus {
@@ -101,8 +115,7 @@ impl Prometheus {
         })
         .await?;
         Ok(Self {
-            base_url: format!("http://{}", loopback(port)),
-            http: http.clone(),
+            api: PrometheusApi::new(http, format!("http://{}", loopback(port))),
             child,
         })
     }
@@ -113,6 +126,15 @@ impl Prometheus {
 
     pub fn log_tail(&self) -> String {
         self.child.log_tail()
+    }
+}
+
+impl PrometheusApi {
+    pub fn new(http: &reqwest::Client, base_url: String) -> Self {
+        Self {
+            base_url,
+            http: http.clone(),
+        }
     }
 
     async fn api(&self, path: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
