@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the whole system on this machine, on 127.0.0.1 only. Builds what it needs
+# `make demo`: the whole system on this machine. First on the real node, everything in pods
+# (scripts/demo-node.sh); where the real node cannot start (not root, no containerd), it
+# says so and falls back to what follows, on 127.0.0.1 only. Builds what it needs
 # (cached), starts a local control plane, installs the CRDs and the operator's RBAC, runs the
 # operator as its ServiceAccount, applies the examples, runs two inference replicas (one
 # with injected failures) scraped by a real Prometheus every second with the SLO rules the
@@ -30,6 +32,16 @@ on_error() {
 	exit "$rc"
 }
 trap on_error ERR
+
+if [[ "${TIDEWATCH_DEMO:-node}" == node ]]; then
+	rc=0
+	scripts/demo-node.sh || rc=$?
+	((rc == 3)) || exit "$rc"
+	printf '\nThe real node could not start on this machine (see above); falling back to the\n'
+	printf 'demo with the operator and inference servers as host processes.\n'
+	scripts/demo-down.sh >/dev/null 2>&1 || true
+	step_number=0
+fi
 
 # shellcheck source=lib/proc.sh
 source scripts/lib/proc.sh
