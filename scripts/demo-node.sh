@@ -33,6 +33,11 @@ step "building the tools and the images (offline; cached after the first run)"
 make --no-print-directory tools 2>&1 | indent
 e2e/images/build.sh 2>&1 | indent
 
+if [[ -f "$kubeconfig" ]]; then
+	note "a previous demo is still recorded; stopping it first, so this one starts clean"
+	scripts/demo-down.sh 2>&1 | indent
+fi
+
 step "starting the demo's control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 e2e/cluster/up.sh 2>&1 | indent
 
@@ -66,19 +71,31 @@ note "MLService fraud-detector Ready; Service $service"
 
 send_predictions() { python3 scripts/demo/send_predictions.py "$service" "$1"; }
 
+note "waiting for the Prometheus Operator to configure the inference pods' scrape targets"
+targets_up() {
+	curl -fsS "$prometheus_url/api/v1/targets?state=active" |
+		python3 -c 'import json,sys; t=json.load(sys.stdin)["data"]["activeTargets"]; sys.exit(0 if sum(1 for x in t if x["labels"].get("service")=="fraud-detector" and x["health"]=="up")>=2 else 1)'
+}
+wait_until 240 targets_up || note "the inference targets were not up within 240 s"
+
 step "healthy traffic through the Service's ClusterIP (kube-proxy)"
 note "$(send_predictions 2000)"
 
 step "injecting a fault: every prediction answers 500 (TIDEWATCH_FAULT_ERROR_RATIO=1 on the Deployment)"
 kubectl -n fraud set env deployment/fraud-detector TIDEWATCH_FAULT_ERROR_RATIO=1 >/dev/null
 kubectl -n fraud rollout status deployment/fraud-detector --timeout=180s >/dev/null
-note "waiting for SLOErrorBudgetBurn (page) to fire in the Prometheus pod"
-for _ in $(seq 1 40); do
-	send_predictions 200 >/dev/null
-	if curl -fsS "$prometheus_url/api/v1/alerts" | grep -q '"alertname":"SLOErrorBudgetBurn".*"severity":"page"'; then
+note "waiting (at most 4 minutes) for SLOErrorBudgetBurn (page) to fire in the Prometheus pod"
+fired=false
+deadline=$((SECONDS + 240))
+while ((SECONDS < deadline)); do
+	note "$(send_predictions 200)"
+	if curl -fsS "$prometheus_url/api/v1/alerts" | python3 -c 'import json,sys; a=json.load(sys.stdin)["data"]["alerts"]; sys.exit(0 if any(x["labels"]["alertname"]=="SLOErrorBudgetBurn" and x["labels"].get("severity")=="page" and x["state"]=="firing" for x in a) else 1)'; then
+		fired=true
 		break
 	fi
+	sleep 2
 done
+$fired && note "the page fired" || note "the page did not fire within 4 minutes"
 
 step "the result"
 note "nodes:"
