@@ -55,6 +55,23 @@ for root in "$node_dir" "$run_dir"; do
 	done
 done
 
+# Whatever is left in the pods' cgroups (a sandbox's pause, a container caught in
+# `runc init` when the node went down) has outlived its shim: it is killed here, so that
+# nothing of the node keeps running and the cgroups can go.
+leftover_pids() {
+	cat /sys/fs/cgroup/*/"$cgroup_root"/cgroup.procs /sys/fs/cgroup/*/"$cgroup_root"/**/cgroup.procs \
+		2>/dev/null | sort -u
+}
+shopt -s globstar
+if pids="$(leftover_pids)" && [[ -n "$pids" ]]; then
+	say "killing $(wc -l <<<"$pids") processes left in the pods' cgroups"
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		[[ -z "$(leftover_pids)" ]] && break
+		sleep 0.1
+	done
+fi
 for controller in /sys/fs/cgroup/*/; do
 	[[ -d "$controller$cgroup_root" ]] || continue
 	find "$controller$cgroup_root" -depth -type d -exec rmdir {} + 2>/dev/null ||
