@@ -12,8 +12,9 @@ use crate::backend::model::{self, FraudModel, ModelError, ModelMetadata};
 use crate::config::ServeConfig;
 use crate::core::admission::Admission;
 use crate::core::fault::FaultInjector;
-use crate::core::feedback::{PredictionLog, QualityWindow};
+use crate::core::feedback::{PredictionLog, QualityWindow, Unmatched};
 use crate::core::predict::Predictor;
+use crate::server::feedback::Outcome;
 use crate::server::request_metrics::RequestMetrics;
 use crate::server::{self, AppState, ServerSettings};
 use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
@@ -141,6 +142,12 @@ fn load_model(config: &ServeConfig, metrics: &Metrics) -> Result<FraudModel, Mod
             device: model.device_label().to_string(),
         })
         .set(1);
+    metrics.quality.start_at_zero(
+        &metadata.name,
+        &metadata.version,
+        &Outcome::ALL.map(Outcome::as_str),
+        &Unmatched::ALL.map(Unmatched::as_str),
+    );
     Ok(model)
 }
 

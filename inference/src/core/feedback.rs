@@ -39,6 +39,8 @@ pub enum Unmatched {
 }
 
 impl Unmatched {
+    pub const ALL: [Self; 3] = [Self::Unknown, Self::Expired, Self::Duplicate];
+
     /// The `reason` label of the unmatched-feedback counter.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -22,7 +22,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [Self; 2] = [Self::Fraud, Self::Legitimate];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Fraud => "fraud",
             Self::Legitimate => "legitimate",

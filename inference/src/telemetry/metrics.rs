@@ -165,6 +165,33 @@ pub struct QualityMetrics {
     pub window_labels: Family<ModelLabels, Gauge>,
 }
 
+impl QualityMetrics {
+    /// Every feedback series at zero from the start, so that the dashboard's feedback
+    /// panels read 0 rather than "no data" before the first label arrives.
+    pub fn start_at_zero(
+        &self,
+        model: &str,
+        version: &str,
+        outcomes: &[&'static str],
+        reasons: &[&'static str],
+    ) {
+        for &outcome in outcomes {
+            self.feedback
+                .get_or_create(&FeedbackLabels {
+                    model: model.to_owned(),
+                    version: version.to_owned(),
+                    outcome,
+                })
+                .inc_by(0);
+        }
+        for &reason in reasons {
+            self.unmatched
+                .get_or_create(&UnmatchedLabels { reason })
+                .inc_by(0);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabels {
     pub model: String,
