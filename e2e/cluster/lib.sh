@@ -31,11 +31,35 @@ is_running() {
 	process_running "$pid_dir/$1.pid"
 }
 
+# Where the helpers below keep and find PID files and logs: the control plane's, unless a
+# script that sources this (the real node's lib.sh) points them at its own directories.
+component_pid_dir="$pid_dir"
+component_log_dir="$log_dir"
+
 # Prints the last lines of a component's log, so a crash explains itself.
 log_tail() {
 	local component="$1" lines="${2:-30}"
-	say "last $lines lines of $log_dir/$component.log:"
-	tail -n "$lines" "$log_dir/$component.log" >&2 || true
+	say "last $lines lines of $component_log_dir/$component.log:"
+	tail -n "$lines" "$component_log_dir/$component.log" >&2 || true
+}
+
+# start_component NAME COMMAND...: runs COMMAND in the background, its PID and log recorded.
+start_component() {
+	local name="$1"
+	shift
+	start_process "$component_pid_dir/$name.pid" "$component_log_dir/$name.log" "$@"
+}
+
+# wait_for_component NAME SECONDS CHECK...: waits until CHECK passes; fails with the
+# component's log tail when it dies first or the time runs out.
+wait_for_component() {
+	local name="$1" timeout="$2"
+	shift 2
+	if ! wait_until --alive "$component_pid_dir/$name.pid" "$timeout" "$@"; then
+		say "$name did not start"
+		log_tail "$name" 40
+		exit 1
+	fi
 }
 
 # Directory of a published Go module at a version, downloaded into the module cache.

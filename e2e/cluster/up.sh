@@ -77,25 +77,8 @@ write_kubeconfig "$state_dir/controller-manager.kubeconfig" controller-manager
 write_kubeconfig "$state_dir/scheduler.kubeconfig" scheduler
 
 # --- processes ---------------------------------------------------------------------------
-start() {
-	local name="$1"
-	shift
-	start_process "$pid_dir/$name.pid" "$log_dir/$name.log" "$@"
-}
-
-# Waits until a check passes, failing with the component's log tail if it dies first.
-wait_for() {
-	local name="$1" timeout="$2"
-	shift 2
-	if ! wait_until --alive "$pid_dir/$name.pid" "$timeout" "$@"; then
-		say "$name did not start"
-		log_tail "$name" 40
-		exit 1
-	fi
-}
-
 say "starting etcd on 127.0.0.1:$etcd_port"
-start etcd "$bin_dir/etcd" \
+start_component etcd "$bin_dir/etcd" \
 	--name tidewatch \
 	--data-dir "$state_dir/etcd" \
 	--listen-client-urls "http://127.0.0.1:$etcd_port" \
@@ -105,7 +88,7 @@ start etcd "$bin_dir/etcd" \
 	--initial-cluster "tidewatch=http://127.0.0.1:$etcd_peer_port" \
 	--unsafe-no-fsync \
 	--log-level warn
-wait_for etcd 30 curl -sf "http://127.0.0.1:$etcd_port/health"
+wait_for_component etcd 30 curl -sf "http://127.0.0.1:$etcd_port/health"
 
 # Writes only, at Metadata level, so tests can count who changed what (an idle operator
 # must make no writes).
@@ -123,7 +106,7 @@ EOF
 # without a selector in every pod; the kubelet flags are how `kubectl logs` and `exec`
 # reach that node's kubelet (its address, and a client certificate it trusts).
 say "starting kube-apiserver on https://127.0.0.1:$apiserver_port"
-start kube-apiserver "$bin_dir/kube-apiserver" \
+start_component kube-apiserver "$bin_dir/kube-apiserver" \
 	--etcd-servers "http://127.0.0.1:$etcd_port" \
 	--bind-address 127.0.0.1 \
 	--advertise-address 127.0.0.1 \
@@ -146,10 +129,10 @@ start kube-apiserver "$bin_dir/kube-apiserver" \
 	--audit-log-format json \
 	--profiling=false \
 	--v 1
-wait_for kube-apiserver 60 "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
+wait_for_component kube-apiserver 60 "$bin_dir/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
 
 say "starting kube-controller-manager and kube-scheduler"
-start kube-controller-manager "$bin_dir/kube-controller-manager" \
+start_component kube-controller-manager "$bin_dir/kube-controller-manager" \
 	--kubeconfig "$state_dir/controller-manager.kubeconfig" \
 	--authentication-kubeconfig "$state_dir/controller-manager.kubeconfig" \
 	--authorization-kubeconfig "$state_dir/controller-manager.kubeconfig" \
@@ -162,7 +145,7 @@ start kube-controller-manager "$bin_dir/kube-controller-manager" \
 	--use-service-account-credentials \
 	--leader-elect=false \
 	--v 1
-start kube-scheduler "$bin_dir/kube-scheduler" \
+start_component kube-scheduler "$bin_dir/kube-scheduler" \
 	--kubeconfig "$state_dir/scheduler.kubeconfig" \
 	--authentication-kubeconfig "$state_dir/scheduler.kubeconfig" \
 	--authorization-kubeconfig "$state_dir/scheduler.kubeconfig" \
@@ -183,7 +166,7 @@ kwok_module="$(go_module_dir sigs.k8s.io/kwok "$KWOK_VERSION")"
 } >"$state_dir/kwok-stages.yaml"
 
 say "starting kwok with fake node $node_name"
-start kwok "$bin_dir/kwok" \
+start_component kwok "$bin_dir/kwok" \
 	--config "$state_dir/kwok-stages.yaml" \
 	--kubeconfig "$kubeconfig" \
 	--manage-all-nodes=false \
@@ -213,7 +196,7 @@ status:
   capacity: {cpu: "32", memory: 256Gi, pods: "1000", nvidia.com/gpu: "8"}
 EOF
 
-wait_for kwok 60 kubectl_admin wait --for=condition=Ready "node/$node_name" --timeout=1s
+wait_for_component kwok 60 kubectl_admin wait --for=condition=Ready "node/$node_name" --timeout=1s
 for c in kube-controller-manager kube-scheduler; do
 	is_running "$c" || {
 		say "$c exited during start-up"
@@ -234,7 +217,7 @@ kubectl_admin wait --for=condition=Established --timeout=30s \
 	crd/prometheusrules.monitoring.coreos.com >/dev/null
 
 # The default ServiceAccount is created by the controller-manager; pods need it.
-wait_for kube-controller-manager 30 kubectl_admin get serviceaccount default -n default
+wait_for_component kube-controller-manager 30 kubectl_admin get serviceaccount default -n default
 
 say "cluster up in $((SECONDS - started))s"
 cat >&2 <<EOF

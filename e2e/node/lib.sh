@@ -43,6 +43,9 @@ node_selector_annotation="scheduler.alpha.kubernetes.io/node-selector=$node_labe
 node_toleration_annotation="scheduler.alpha.kubernetes.io/defaultTolerations=[{\"key\":\"$node_label_key\",\"operator\":\"Equal\",\"value\":\"$node_label_value\",\"effect\":\"NoSchedule\"}]"
 
 node_components=(containerd apiserver-proxy kubelet kube-proxy)
+# start_component, wait_for_component and log_tail (../cluster/lib.sh) use the node's own.
+component_pid_dir="$node_pid_dir"
+component_log_dir="$node_log_dir"
 
 kubectl_admin() { "$bin_dir/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
@@ -56,10 +59,6 @@ use_real_node() {
 
 node_component_running() { process_running "$node_pid_dir/$1.pid"; }
 
-node_log_tail() {
-	say "last ${2:-30} lines of $node_log_dir/$1.log:"
-	tail -n "${2:-30}" "$node_log_dir/$1.log" >&2 || true
-}
 
 # Substitutes ${NAME} in a manifest from the environment (only the names given).
 render_manifest() {

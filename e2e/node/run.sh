@@ -12,7 +12,7 @@ cluster_started_here=false
 cleanup() {
 	local rc=$?
 	if ((rc != 0)); then
-		for c in kubelet containerd kube-proxy; do node_log_tail "$c" 15; done
+		for c in kubelet containerd kube-proxy; do log_tail "$c" 15; done
 	fi
 	e2e/node/down.sh || rc=1
 	if $cluster_started_here; then e2e/cluster/down.sh || rc=1; fi

@@ -119,20 +119,6 @@ EOF
 # shellcheck source=/dev/null
 source "$ports_file"
 
-start() {
-	local name="$1"
-	shift
-	start_process "$node_pid_dir/$name.pid" "$node_log_dir/$name.log" "$@"
-}
-wait_for() {
-	local name="$1" timeout="$2"
-	shift 2
-	if ! wait_until --alive "$node_pid_dir/$name.pid" "$timeout" "$@"; then
-		say "$name did not start"
-		node_log_tail "$name" 40
-		exit 1
-	fi
-}
 
 # --- containerd ------------------------------------------------------------------------
 # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, and runc fails every container
@@ -170,9 +156,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     conf_dir = "$node_dir/cni/net.d"
 EOF
 say "starting containerd"
-start containerd env HTTP_PROXY="http://127.0.0.1:$closed_port" HTTPS_PROXY="http://127.0.0.1:$closed_port" \
+start_component containerd env HTTP_PROXY="http://127.0.0.1:$closed_port" HTTPS_PROXY="http://127.0.0.1:$closed_port" \
 	NO_PROXY="" containerd --config "$node_dir/containerd.toml"
-wait_for containerd 30 ctr --address "$containerd_socket" version
+wait_for_component containerd 30 ctr --address "$containerd_socket" version
 
 say "importing images from $images_dir"
 for archive in "$images_dir"/*.tar; do
@@ -217,7 +203,7 @@ EOF
 # The API server listens on loopback only; pods reach it through the kubernetes Service
 # (10.96.0.1:443), whose endpoint is this forwarder on the bridge.
 say "forwarding $host_ip:$apiserver_proxy_port to the API server"
-start apiserver-proxy socat "TCP-LISTEN:$apiserver_proxy_port,bind=$host_ip,reuseaddr,fork" \
+start_component apiserver-proxy socat "TCP-LISTEN:$apiserver_proxy_port,bind=$host_ip,reuseaddr,fork" \
 	"TCP:127.0.0.1:$APISERVER_PORT"
 kubectl_admin apply -f - >/dev/null <<EOF
 apiVersion: discovery.k8s.io/v1
@@ -276,7 +262,7 @@ registerWithTaints:
 - {key: "$node_label_key", value: "$node_label_value", effect: NoSchedule}
 EOF
 say "starting kubelet $node_name"
-start kubelet "$node_bin_dir/kubelet" \
+start_component kubelet "$node_bin_dir/kubelet" \
 	--config "$node_dir/kubelet.yaml" \
 	--kubeconfig "$node_dir/kubelet.kubeconfig" \
 	--root-dir "$node_dir/kubelet" \
@@ -286,12 +272,12 @@ start kubelet "$node_bin_dir/kubelet" \
 	--node-labels "$node_label_key=$node_label_value" \
 	--v 1
 node_started=$SECONDS
-wait_for kubelet 120 kubectl_admin wait --for=condition=Ready "node/$node_name" --timeout=2s
+wait_for_component kubelet 120 kubectl_admin wait --for=condition=Ready "node/$node_name" --timeout=2s
 say "node $node_name Ready in $((SECONDS - node_started))s"
 
 # --- kube-proxy ------------------------------------------------------------------------
 say "starting kube-proxy (nftables)"
-start kube-proxy "$node_bin_dir/kube-proxy" \
+start_component kube-proxy "$node_bin_dir/kube-proxy" \
 	--kubeconfig "$node_dir/kube-proxy.kubeconfig" \
 	--hostname-override "$node_name" \
 	--proxy-mode nftables \
@@ -304,7 +290,7 @@ start kube-proxy "$node_bin_dir/kube-proxy" \
 	--conntrack-tcp-timeout-established 0 \
 	--conntrack-tcp-timeout-close-wait 0 \
 	--v 1
-wait_for kube-proxy 60 curl -fsS "http://127.0.0.1:$proxy_healthz_port/healthz"
+wait_for_component kube-proxy 60 curl -fsS "http://127.0.0.1:$proxy_healthz_port/healthz"
 
 # --- cluster DNS -----------------------------------------------------------------------
 say "deploying CoreDNS"

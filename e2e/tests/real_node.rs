@@ -411,15 +411,7 @@ async fn redis_outage_degrades_without_errors(
         ],
         None,
     )?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), APP_NAMESPACE);
-    eventually(Duration::from_secs(60), || async {
-        let left = pods
-            .list(&kube::api::ListParams::default().labels("app=redis"))
-            .await?;
-        ensure!(left.items.is_empty(), "Redis pods still there");
-        Ok(())
-    })
-    .await?;
+    pod_count_becomes(client, "app=redis", 0, Duration::from_secs(60)).await?;
     let mut codes = BTreeMap::new();
     let mut defaulted = 0;
     for n in 1..=60 {
@@ -537,15 +529,27 @@ async fn injected_fault_pages(
 /// Waits until the faulty (or any old) pods have terminated: only the two current ones are
 /// left, so what follows measures the current template only.
 async fn only_current_pods(client: &Client) -> anyhow::Result<()> {
+    pod_count_becomes(client, SELECTOR, 2, Duration::from_secs(90)).await
+}
+
+/// Waits until exactly `count` pods of the app namespace match `selector`, terminating ones
+/// included.
+async fn pod_count_becomes(
+    client: &Client,
+    selector: &str,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), APP_NAMESPACE);
-    eventually(Duration::from_secs(90), || async {
-        let all = pods
-            .list(&kube::api::ListParams::default().labels(SELECTOR))
-            .await?;
+    eventually(timeout, || async {
+        let found = pods
+            .list(&kube::api::ListParams::default().labels(selector))
+            .await?
+            .items
+            .len();
         ensure!(
-            all.items.len() == 2,
-            "{} inference pods, old ones still terminating",
-            all.items.len()
+            found == count,
+            "{found} pods match {selector}, want {count}"
         );
         Ok(())
     })
@@ -697,18 +701,7 @@ async fn editing_rolls_and_deleting_removes(
 
     let started = Instant::now();
     kubectl_ok(&["-n", APP_NAMESPACE, "delete", "mlservice", SERVICE], None)?;
-    eventually(Duration::from_secs(120), || async {
-        let left = pods
-            .list(&kube::api::ListParams::default().labels(SELECTOR))
-            .await?;
-        ensure!(
-            left.items.is_empty(),
-            "{} inference pods left",
-            left.items.len()
-        );
-        Ok(())
-    })
-    .await?;
+    pod_count_becomes(client, SELECTOR, 0, Duration::from_secs(120)).await?;
     eventually(Duration::from_secs(180), || async {
         let targets = prometheus.targets().await?;
         let left = targets
