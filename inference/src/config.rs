@@ -264,11 +264,47 @@ pub struct LoadFeaturesArgs {
     /// Seed of the synthetic user population (same as the server's in-memory store).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Upper bound of one batch write, in seconds. Replaces the lookup bound of
+    /// `--feature-timeout-ms`, which is sized for serving (milliseconds) and would fail a
+    /// bulk load on a busy Redis or node.
+    #[arg(long, default_value_t = 30)]
+    pub write_timeout_seconds: u64,
+}
+
+impl LoadFeaturesArgs {
+    /// The Redis settings of a bulk load: the serving settings with the write bound.
+    pub fn redis_settings(&self) -> std::io::Result<Option<RedisSettings>> {
+        Ok(self.redis.settings()?.map(|settings| RedisSettings {
+            timeout: Duration::from_secs(self.write_timeout_seconds.max(1)),
+            ..settings
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_loads_are_bounded_in_seconds_not_by_the_lookup_timeout() {
+        let cli = Cli::parse_from([
+            "tidewatch-inference",
+            "load-features",
+            "--redis-url",
+            "redis://redis:6379",
+            "--feature-timeout-ms",
+            "50",
+        ]);
+        let Command::LoadFeatures(args) = cli.command else {
+            panic!("parsed {:?}", cli.command);
+        };
+        let settings = args.redis_settings().unwrap().unwrap();
+        assert_eq!(settings.timeout, Duration::from_secs(30));
+        assert_eq!(
+            args.redis.settings().unwrap().unwrap().timeout,
+            Duration::from_millis(50)
+        );
+    }
 
     #[test]
     fn debug_output_never_shows_secrets() {

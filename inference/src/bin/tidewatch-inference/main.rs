@@ -58,8 +58,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
 
 async fn load_features(args: &LoadFeaturesArgs) -> anyhow::Result<()> {
     let settings = args
-        .redis
-        .settings()
+        .redis_settings()
         .context("reading the Redis password file")?
         .with_context(|| format!("--redis-url (or {}) is required", env::REDIS_URL))?;
     let store = RedisStore::connect(&settings)
