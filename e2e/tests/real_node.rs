@@ -571,6 +571,7 @@ async fn rolling_restart_loses_no_request(client: &Client, service: &str) -> any
         .build()?;
     only_current_pods(client).await?;
     let stop = Arc::new(AtomicBool::new(false));
+    let traffic_started = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
     let retried = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
@@ -596,12 +597,14 @@ async fn rolling_restart_loses_no_request(client: &Client, service: &str) -> any
                     Ok(r) => {
                         let status = r.status();
                         let body = r.text().await.unwrap_or_default();
-                        failures.push(format!(
-                            "HTTP {status}: {}",
-                            body.chars().take(160).collect::<String>()
-                        ));
+                        let body: String = body.chars().take(160).collect();
+                        failures
+                            .push((traffic_started.elapsed(), format!("HTTP {status}: {body}")));
                     }
-                    Err(e) => failures.push(format!("{:#}", anyhow::Error::from(e))),
+                    Err(e) => failures.push((
+                        traffic_started.elapsed(),
+                        format!("{:#}", anyhow::Error::from(e)),
+                    )),
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -611,6 +614,7 @@ async fn rolling_restart_loses_no_request(client: &Client, service: &str) -> any
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
+    let restart_at = traffic_started.elapsed();
     kubectl_ok(
         &[
             "-n",
@@ -641,17 +645,26 @@ async fn rolling_restart_loses_no_request(client: &Client, service: &str) -> any
         total > 100,
         "only {total} requests were sent during the restart"
     );
-    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    for failure in failures {
-        *by_kind.entry(failure).or_default() += 1;
+    // Each kind of failure with the seconds after `rollout restart` at which it happened,
+    // so a failure can be matched with the pods' and the endpoints' timelines.
+    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (at, failure) in &failures {
+        let offset = at.as_secs_f64() - restart_at.as_secs_f64();
+        by_kind
+            .entry(failure.clone())
+            .or_default()
+            .push(format!("{offset:+.1}s"));
     }
-    // Known gap: on this loaded node a few requests (up to 2 in 4,000) still time out while
-    // kube-proxy catches up; the figure above reports them. Over 0.5 % is a regression.
-    let lost: usize = by_kind.values().sum();
+    // Known gap: on this loaded node a few requests (up to 2 in 4,000) are still lost during
+    // a restart (see the README's "A real node"); the figure above reports them, and over
+    // 0.5 % is a regression.
     ensure!(
-        lost as u64 * 200 <= total,
+        failures.len() as u64 * 200 <= total,
         "requests lost during the rolling restart: {by_kind:?}"
     );
+    if !by_kind.is_empty() {
+        eprintln!("figure: requests lost during the rolling restart: {by_kind:?}");
+    }
     Ok(())
 }
 
