@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::mlservice::ChildRef;
+use super::rules;
 
 /// Pattern of an SLO window: whole days, weeks or hours (`30d`, `4w`, `720h`).
 pub const WINDOW_PATTERN: &str = r"^[1-9][0-9]{0,4}(h|d|w)$";
@@ -61,8 +62,8 @@ pub const THRESHOLD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(ms|s)$";
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.indicator.ratio) || has(self.target)", "message": "availability and latency indicators need spec.target.mlService"},
-    {"rule": "!(has(self.indicator.ratio) && has(self.target))", "message": "a ratio indicator carries its own selectors: remove spec.target"}
+    {"rule": "has(self.indicator.ratio) || has(self.target)", "message": "availability and latency indicators need spec.target.mlService", "fieldPath": ".target"},
+    {"rule": "!(has(self.indicator.ratio) && has(self.target))", "message": "a ratio indicator carries its own selectors: remove spec.target", "fieldPath": ".target"}
 ]))]
 pub struct SloSpec {
     /// The MLService (in the same namespace) this SLO measures. Omit it for a `ratio`
@@ -97,7 +98,7 @@ fn default_window() -> String {
 pub struct SloTarget {
     /// Name of an MLService in the SLO's namespace.
     #[schemars(
-        length(min = 1, max = 63),
+        length(min = 1, max = super::MAX_NAME_LENGTH),
         regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     )]
     pub ml_service: String,
@@ -132,7 +133,11 @@ pub struct AvailabilityIndicator {}
 pub struct LatencyIndicator {
     /// Threshold as a duration (`250ms`, `0.5s`); it must equal one of the inference server's
     /// request-duration histogram buckets.
-    #[schemars(length(max = 16), regex(pattern = THRESHOLD_PATTERN))]
+    #[schemars(
+        length(max = 16),
+        regex(pattern = THRESHOLD_PATTERN),
+        transform = rules::positive_duration
+    )]
     pub threshold: String,
 }
 
@@ -161,7 +166,11 @@ pub struct Alerting {
     pub ticket: AlertTier,
     /// Runbook linked from every alert's `runbook_url` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(
+        length(max = 2048),
+        regex(pattern = rules::HTTP_URL_PATTERN),
+        transform = rules::runbook_url
+    )]
     pub runbook_url: Option<String>,
     /// Requests per hour, averaged over an alert's long window, below which burn-rate alerts
     /// stay silent: with little traffic a single failure is a large error ratio. The default,
@@ -201,10 +210,11 @@ pub struct AlertTier {
     /// Whether this tier's alerts are generated.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Extra labels on this tier's alerts (for Alertmanager routing). `severity`, `slo`,
-    /// `namespace`, `long_window` and `short_window` are reserved.
+    /// Extra labels on this tier's alerts (for Alertmanager routing), at most 32, values of
+    /// 1 to 1024 characters. `severity`, `slo`, `namespace`, `service`, `long_window`,
+    /// `short_window` and `alertname` are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(transform = rules::alert_labels)]
     pub labels: BTreeMap<String, String>,
 }
 

@@ -9,6 +9,7 @@ mod newtypes;
 mod selector;
 mod settings;
 mod slo;
+mod urls;
 
 pub use errors::{FieldError, ValidationErrors};
 pub use mlservice::{

@@ -11,6 +11,8 @@ use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
 use super::newtypes::{LatencyThreshold, Objective, PromDuration, Window};
+use super::urls::{has_secret_query, has_userinfo};
+use crate::api::rules::RUNBOOK_CREDENTIALS_MESSAGE;
 use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
 use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
@@ -19,15 +21,7 @@ use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
 pub const PROMETHEUS_DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_secs_const(60);
 
 /// Labels the rule generator sets itself on alerts.
-pub const RESERVED_ALERT_LABELS: &[&str] = &[
-    "severity",
-    "slo",
-    "namespace",
-    "service",
-    "long_window",
-    "short_window",
-    "alertname",
-];
+pub use crate::api::rules::RESERVED_ALERT_LABELS;
 
 /// The indicator, resolved to series selectors.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,12 +134,14 @@ fn runbook(text: &str) -> Result<String, String> {
     let ok = (text.starts_with("https://") || text.starts_with("http://"))
         && text.len() <= 2048
         && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(text.to_owned())
-    } else {
+    if !ok {
         Err(format!(
             "{text:?} must be an http(s) URL without spaces, at most 2048 characters"
         ))
+    } else if has_userinfo(text) || has_secret_query(text) {
+        Err(RUNBOOK_CREDENTIALS_MESSAGE.into())
+    } else {
+        Ok(text.to_owned())
     }
 }
 
@@ -261,7 +257,7 @@ fn indicator(
     let Some(t) = target else {
         if !has_target {
             c.push(
-                "spec.target.mlService",
+                "spec.target",
                 "availability and latency indicators need spec.target.mlService",
             );
         }
