@@ -95,7 +95,11 @@ fn newtypes_check_their_ranges() {
             && Window::parse("4w").is_ok()
             && Window::parse("168h").is_ok()
     );
-    assert!(Window::parse("6d").unwrap_err().contains("shorter than 7d"));
+    assert!(
+        Window::parse("6d")
+            .unwrap_err()
+            .starts_with(tidewatch_operator::api::rules::WINDOW_BOUNDS_MESSAGE)
+    );
     assert!((LatencyThreshold::parse("250ms").unwrap().seconds() - 0.25).abs() < 1e-12);
     assert!((LatencyThreshold::parse("0.25s").unwrap().seconds() - 0.25).abs() < 1e-12);
     assert!(
@@ -336,6 +340,16 @@ fn cel_rules_have_twins_with_the_same_message() {
     }
     let target = mlservice("fraud", "svc");
     let slo_cases = [
+        (
+            "  window: 6d\n  indicator: {availability: {}}\n",
+            "spec.window",
+            WINDOW_BOUNDS_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}, latency: {threshold: 250ms}}\n",
+            "spec.indicator",
+            ONE_INDICATOR_MESSAGE,
+        ),
         (
             "  indicator: {latency: {threshold: 0ms}}\n",
             "spec.indicator.latency.threshold",

@@ -271,7 +271,7 @@ fn default_true() -> bool {
 /// Drift thresholds on the population stability index (PSI) of each feature.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.warning < self.critical", "message": "drift.warning must be lower than drift.critical"}]))]
+#[schemars(transform = rules::drift_order)]
 pub struct DriftSpec {
     /// PSI above which a feature is drifting (0.1 is the customary "moderate shift").
     #[serde(default = "default_drift_warning")]

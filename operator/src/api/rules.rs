@@ -103,6 +103,19 @@ pub const OTLP_CREDENTIALS_MESSAGE: &str = "must not carry credentials (user:tok
 /// Message of the credential rules of `alerting.runbookUrl`.
 pub const RUNBOOK_CREDENTIALS_MESSAGE: &str = "must not carry credentials (user:password@ or a password, token or key query parameter): the link is shown to everyone who receives the alert";
 
+/// Message of the rule of `monitoring.drift` that orders its thresholds.
+pub const DRIFT_ORDER_MESSAGE: &str = "drift.warning must be lower than drift.critical";
+/// Message of the window bounds rule of an SLO.
+pub const WINDOW_BOUNDS_MESSAGE: &str = "window must be between 7d and 365d: shorter windows would make the fast-burn alert windows shorter than a few scrape intervals";
+/// Message of the rule of `indicator` that wants exactly one member.
+pub const ONE_INDICATOR_MESSAGE: &str = "set exactly one of availability, latency, ratio";
+/// Message of the rule of an SLO spec that wants a target for availability and latency.
+pub const TARGET_NEEDED_MESSAGE: &str =
+    "availability and latency indicators need spec.target.mlService";
+/// Message of the rule of an SLO spec that refuses a target with a ratio indicator.
+pub const TARGET_WITH_RATIO_MESSAGE: &str =
+    "a ratio indicator carries its own selectors: remove spec.target";
+
 /// A query string holding one of [`SECRET_QUERY_PARAMETERS`].
 pub fn secret_query_pattern() -> String {
     format!("(?i)[?&]({})(=|&|#|$)", SECRET_QUERY_PARAMETERS.join("|"))
@@ -118,7 +131,15 @@ fn cel_matches(pattern: &str) -> String {
 }
 
 fn add_rule(schema: &mut Schema, rule: &str, message: &str) {
-    let entry = json!({"rule": rule, "message": message});
+    add_rule_at(schema, rule, message, None);
+}
+
+/// A rule whose error names `field_path` (relative to the schema's node) instead of it.
+fn add_rule_at(schema: &mut Schema, rule: &str, message: &str, field_path: Option<&str>) {
+    let mut entry = json!({"rule": rule, "message": message});
+    if let Some(path) = field_path {
+        entry["fieldPath"] = json!(path);
+    }
     let rules = schema
         .ensure_object()
         .entry("x-kubernetes-validations")
@@ -237,4 +258,44 @@ pub fn otlp_endpoint(schema: &mut Schema) {
 /// `alerting.runbookUrl`: no credentials.
 pub fn runbook_url(schema: &mut Schema) {
     no_url_credentials(schema, RUNBOOK_CREDENTIALS_MESSAGE);
+}
+
+/// `monitoring.drift`: warning below critical.
+pub fn drift_order(schema: &mut Schema) {
+    add_rule(schema, "self.warning < self.critical", DRIFT_ORDER_MESSAGE);
+}
+
+/// An SLO's `window`: 7d to 365d, in whichever unit it is written.
+pub fn window_bounds(schema: &mut Schema) {
+    let n = "int(self.substring(0, self.size() - 1))";
+    let rule = format!(
+        "!self.matches('^[0-9]+[hdw]$') || (self.endsWith('h') ? {n} >= 168 && {n} <= 8760 : self.endsWith('d') ? {n} >= 7 && {n} <= 365 : {n} >= 1 && {n} <= 52)"
+    );
+    add_rule(schema, &rule, WINDOW_BOUNDS_MESSAGE);
+}
+
+/// An SLO's `indicator`: exactly one member.
+pub fn one_indicator(schema: &mut Schema) {
+    add_rule(
+        schema,
+        "[has(self.availability), has(self.latency), has(self.ratio)].filter(x, x).size() == 1",
+        ONE_INDICATOR_MESSAGE,
+    );
+}
+
+/// An SLO's spec: a target for availability and latency, none for a ratio; reported at
+/// `spec.target`.
+pub fn target_matches_indicator(schema: &mut Schema) {
+    add_rule_at(
+        schema,
+        "has(self.indicator.ratio) || has(self.target)",
+        TARGET_NEEDED_MESSAGE,
+        Some(".target"),
+    );
+    add_rule_at(
+        schema,
+        "!(has(self.indicator.ratio) && has(self.target))",
+        TARGET_WITH_RATIO_MESSAGE,
+        Some(".target"),
+    );
 }

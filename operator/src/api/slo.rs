@@ -61,10 +61,7 @@ pub const THRESHOLD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(ms|s)$";
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.indicator.ratio) || has(self.target)", "message": "availability and latency indicators need spec.target.mlService", "fieldPath": ".target"},
-    {"rule": "!(has(self.indicator.ratio) && has(self.target))", "message": "a ratio indicator carries its own selectors: remove spec.target", "fieldPath": ".target"}
-]))]
+#[schemars(transform = rules::target_matches_indicator)]
 pub struct SloSpec {
     /// The MLService (in the same namespace) this SLO measures. Omit it for a `ratio`
     /// indicator, which names its own series.
@@ -75,11 +72,11 @@ pub struct SloSpec {
     pub objective: f64,
     /// Compliance window: the period over which the objective holds (`30d`, `28d`, `4w`).
     #[serde(default = "default_window")]
-    #[schemars(length(max = 6), regex(pattern = WINDOW_PATTERN))]
-    #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "!self.matches('^[0-9]+[hdw]$') || (self.endsWith('h') ? int(self.substring(0, self.size() - 1)) >= 168 && int(self.substring(0, self.size() - 1)) <= 8760 : self.endsWith('d') ? int(self.substring(0, self.size() - 1)) >= 7 && int(self.substring(0, self.size() - 1)) <= 365 : int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 52)",
-        "message": "window must be between 7d and 365d: shorter windows would make the fast-burn alert windows shorter than a few scrape intervals"
-    }]))]
+    #[schemars(
+        length(max = 6),
+        regex(pattern = WINDOW_PATTERN),
+        transform = rules::window_bounds
+    )]
     pub window: String,
     /// What counts as a good event. Exactly one of `availability`, `latency`, `ratio`.
     pub indicator: Indicator,
@@ -107,9 +104,7 @@ pub struct SloTarget {
 /// The service level indicator. Exactly one member is set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "[has(self.availability), has(self.latency), has(self.ratio)].filter(x, x).size() == 1", "message": "set exactly one of availability, latency, ratio"}
-]))]
+#[schemars(transform = rules::one_indicator)]
 pub struct Indicator {
     /// Share of requests answered without a server error: 5xx responses are errors, 4xx are
     /// the client's and are not.

@@ -14,7 +14,7 @@ use crate::api::mlservice::{
     FeatureStoreSpec, ModelSpec, MonitoringSpec, ResourcesSpec, TracingSpec,
 };
 use crate::api::rules::{
-    CPU_LIMIT_MESSAGE, OTLP_CREDENTIALS_MESSAGE, POSITIVE_QUANTITY_MESSAGE,
+    CPU_LIMIT_MESSAGE, DRIFT_ORDER_MESSAGE, OTLP_CREDENTIALS_MESSAGE, POSITIVE_QUANTITY_MESSAGE,
     REDIS_CREDENTIALS_MESSAGE, REDIS_SHAPE_MESSAGE,
 };
 
@@ -351,10 +351,7 @@ fn monitoring(c: &mut Collector, m: &MonitoringSpec) -> Option<PromDuration> {
     );
     let drift = &m.drift;
     if !(drift.warning >= 0.0 && drift.warning < drift.critical) {
-        c.push(
-            "spec.monitoring.drift",
-            "drift.warning must be lower than drift.critical",
-        );
+        c.push("spec.monitoring.drift", DRIFT_ORDER_MESSAGE);
     }
     check_k8s_labels_into(
         c,

@@ -6,7 +6,7 @@ use std::fmt;
 use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
 use tidewatch_contract::metrics::REQUEST_DURATION_METRIC;
 
-use crate::api::rules::POSITIVE_DURATION_MESSAGE;
+use crate::api::rules::{POSITIVE_DURATION_MESSAGE, WINDOW_BOUNDS_MESSAGE};
 use crate::promql::round_sig;
 
 /// Shortest SLO window: below it the scaled fast-burn windows would be shorter than a few
@@ -134,13 +134,8 @@ impl Window {
     /// Parses and bounds a window.
     pub fn parse(text: &str) -> Result<Self, String> {
         let duration = PromDuration::parse(text)?;
-        if duration.as_secs() < MIN_WINDOW_SECONDS {
-            return Err(format!(
-                "{text} is shorter than 7d: the fast-burn alert windows scale with the SLO window and would fall below a few scrape intervals"
-            ));
-        }
-        if duration.as_secs() > MAX_WINDOW_SECONDS {
-            return Err(format!("{text} is longer than 365d"));
+        if !(MIN_WINDOW_SECONDS..=MAX_WINDOW_SECONDS).contains(&duration.as_secs()) {
+            return Err(format!("{WINDOW_BOUNDS_MESSAGE}, got {text}"));
         }
         Ok(Self(duration))
     }

@@ -12,7 +12,10 @@ use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
 use super::newtypes::{LatencyThreshold, Objective, PromDuration, Window};
 use super::urls::{has_secret_query, has_userinfo};
-use crate::api::rules::RUNBOOK_CREDENTIALS_MESSAGE;
+use crate::api::rules::{
+    ONE_INDICATOR_MESSAGE, RUNBOOK_CREDENTIALS_MESSAGE, TARGET_NEEDED_MESSAGE,
+    TARGET_WITH_RATIO_MESSAGE,
+};
 use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
 use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
@@ -231,18 +234,12 @@ fn indicator(
         ind.ratio.is_some(),
     ];
     if set.iter().filter(|x| **x).count() != 1 {
-        c.push(
-            "spec.indicator",
-            "set exactly one of availability, latency, ratio",
-        );
+        c.push("spec.indicator", ONE_INDICATOR_MESSAGE);
         return None;
     }
     if let Some(ratio) = &ind.ratio {
         if has_target {
-            c.push(
-                "spec.target",
-                "a ratio indicator carries its own selectors: remove spec.target",
-            );
+            c.push("spec.target", TARGET_WITH_RATIO_MESSAGE);
         }
         let errors = c.take(
             "spec.indicator.ratio.errors",
@@ -256,10 +253,7 @@ fn indicator(
     }
     let Some(t) = target else {
         if !has_target {
-            c.push(
-                "spec.target",
-                "availability and latency indicators need spec.target.mlService",
-            );
+            c.push("spec.target", TARGET_NEEDED_MESSAGE);
         }
         return None;
     };
