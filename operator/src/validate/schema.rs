@@ -222,9 +222,17 @@ fn check(value: &mut Value, schema: &Value, path: &str, out: &mut Vec<FieldError
     let actual = json_type(value);
     let fits = actual == expected || (expected == "number" && actual == "integer");
     if !fits {
+        let hint = match value.as_str() {
+            Some(word) if expected == "boolean" && is_yaml11_boolean(word) => {
+                format!(
+                    " (kubectl reads a plain {word} as a boolean, render does not: write true or false)"
+                )
+            }
+            _ => String::new(),
+        };
         out.push(error(
             path,
-            format!("Invalid value: {actual:?}: must be of type {expected}"),
+            format!("Invalid value: {actual:?}: must be of type {expected}{hint}"),
         ));
         return;
     }
@@ -241,6 +249,14 @@ fn check(value: &mut Value, schema: &Value, path: &str, out: &mut Vec<FieldError
         }
         _ => {}
     }
+}
+
+/// Words YAML 1.1 (kubectl's reader) takes for booleans and YAML 1.2 (render's) for strings.
+fn is_yaml11_boolean(word: &str) -> bool {
+    matches!(
+        word.to_ascii_lowercase().as_str(),
+        "y" | "yes" | "n" | "no" | "on" | "off"
+    )
 }
 
 fn check_object(
@@ -483,6 +499,18 @@ mod tests {
             );
         }
         assert_eq!(got.len(), 6, "{got:#?}");
+    }
+
+    #[test]
+    fn a_yaml_1_1_boolean_word_gets_a_hint() {
+        let mut doc = mls(json!({"model": {"name": "m", "version": "v"},
+                                 "monitoring": {"dashboard": "yes"}}));
+        assert_eq!(
+            fields(check_document(&mut doc, CrdKind::MlService)),
+            [
+                "spec.monitoring.dashboard: Invalid value: \"string\": must be of type boolean (kubectl reads a plain yes as a boolean, render does not: write true or false)"
+            ]
+        );
     }
 
     #[test]
