@@ -1,7 +1,7 @@
 //! Invalid input. What the schema can express is refused by `kubectl apply` with the
-//! schema's own message; what it cannot (bucket thresholds, missing targets, label syntax,
-//! PromQL selectors, reserved labels) ends, through the operator, in a Degraded condition
-//! and an Event that name the field — and never in a child object.
+//! schema's own message; what it cannot (bucket thresholds, targets that do not exist,
+//! PromQL selectors) ends, through the operator, in a Degraded condition and an Event that
+//! name the field — and never in a child object.
 
 use std::time::Duration;
 
@@ -246,6 +246,128 @@ fn refused_by_the_schema() -> Vec<(&'static str, String, &'static str)> {
             "spec.alerting.runbookUrl",
         ),
         (
+            "reserved alert label",
+            s(&format!(
+                "{TARGET}  objective: 99\n{avail}  alerting: {{page: {{labels: {{severity: low}}}}}}\n"
+            )),
+            "are set by Tidewatch and cannot be overridden",
+        ),
+        (
+            "alert label name with a dash",
+            s(&format!(
+                "{TARGET}  objective: 99\n{avail}  alerting: {{ticket: {{labels: {{on-call: x}}}}}}\n"
+            )),
+            "alert label names must match",
+        ),
+        (
+            "alert label value over 1024 characters",
+            s(&format!(
+                "{TARGET}  objective: 99\n{avail}  alerting: {{page: {{labels: {{team: {}}}}}}}\n",
+                "x".repeat(1025)
+            )),
+            "spec.alerting.page.labels.team: Too long",
+        ),
+        (
+            "empty alert label value",
+            s(&format!(
+                "{TARGET}  objective: 99\n{avail}  alerting: {{page: {{labels: {{team: ''}}}}}}\n"
+            )),
+            "spec.alerting.page.labels.team",
+        ),
+        (
+            "zero latency threshold",
+            s(&format!(
+                "{TARGET}  objective: 99\n  indicator: {{latency: {{threshold: 0ms}}}}\n"
+            )),
+            "must be a positive duration",
+        ),
+        (
+            "target name longer than an MLService name",
+            s(&format!(
+                "  target: {{mlService: {}}}\n  objective: 99\n{avail}",
+                "a".repeat(50)
+            )),
+            "spec.target.mlService",
+        ),
+        (
+            "runbook with a token",
+            s(&format!(
+                "{TARGET}  objective: 99\n{avail}  alerting: {{runbookUrl: 'https://wiki/slo?token=abc'}}\n"
+            )),
+            "spec.alerting.runbookUrl: Invalid value",
+        ),
+        (
+            "zero scrape interval",
+            m("  monitoring: {scrapeInterval: 0s}\n"),
+            "must be a positive duration",
+        ),
+        (
+            "scrape interval in milliseconds",
+            m("  monitoring: {scrapeInterval: 500ms}\n"),
+            "spec.monitoring.scrapeInterval",
+        ),
+        (
+            "zero cpu",
+            m("  resources: {cpu: '0'}\n"),
+            "must be more than 0",
+        ),
+        (
+            "zero memory",
+            m("  resources: {memory: 0Mi}\n"),
+            "must be more than 0",
+        ),
+        (
+            "cpu limit below the request",
+            m("  resources: {cpu: '2', cpuLimit: 500m}\n"),
+            "cpuLimit must not be below cpu",
+        ),
+        (
+            "ServiceMonitor label key with a space",
+            m("  monitoring: {serviceMonitorLabels: {'bad key': x}}\n"),
+            "label keys must be",
+        ),
+        (
+            "ServiceMonitor label value over 63 characters",
+            m(&format!(
+                "  monitoring: {{serviceMonitorLabels: {{team: {}}}}}\n",
+                "x".repeat(64)
+            )),
+            "spec.monitoring.serviceMonitorLabels.team: Too long",
+        ),
+        (
+            "image with a no-break space",
+            m("  image: \"repo/img\\u00a0:tag\"\n"),
+            "spec.image",
+        ),
+        (
+            "volume claim with an empty DNS label",
+            mls(
+                "bad",
+                "  model: {name: m, version: v1, weightsVolumeClaim: a..b}\n",
+            ),
+            "spec.model.weightsVolumeClaim",
+        ),
+        (
+            "Redis password in the address",
+            m("  featureStore: {address: 'redis://:hunter2@redis:6379'}\n"),
+            "spec.featureStore.credentialsSecret",
+        ),
+        (
+            "Redis password in a query string",
+            m("  featureStore: {address: 'redis://redis:6379/0?password=hunter2'}\n"),
+            "spec.featureStore.credentialsSecret",
+        ),
+        (
+            "OTLP token in the endpoint",
+            m("  tracing: {otlpEndpoint: 'https://user:tok@collector:4318'}\n"),
+            "spec.tracing.otlpEndpoint: Invalid value",
+        ),
+        (
+            "OTLP key in a query string",
+            m("  tracing: {otlpEndpoint: 'https://collector:4318/v1/traces?api_key=abc'}\n"),
+            "spec.tracing.otlpEndpoint: Invalid value",
+        ),
+        (
             "negative traffic guard",
             s(&format!(
                 "{TARGET}  objective: 99\n{avail}  alerting: {{minimumRequestsPerHour: -1}}\n"
@@ -316,23 +438,6 @@ async fn what_the_schema_cannot_catch_is_degraded_with_an_event_and_no_children(
     // (kind, name, manifest, field named in the condition and the Event, reason)
     let cases = [
         (
-            "mls",
-            "bad-labels",
-            mls(
-                "bad-labels",
-                &format!("{MODEL}  monitoring: {{serviceMonitorLabels: {{'bad key': x}}}}\n"),
-            ),
-            "spec.monitoring.serviceMonitorLabels",
-            "InvalidSpec",
-        ),
-        (
-            "mls",
-            "zero-cpu",
-            mls("zero-cpu", &format!("{MODEL}  resources: {{cpu: '0'}}\n")),
-            "spec.resources.cpu",
-            "InvalidSpec",
-        ),
-        (
             "slo",
             "off-bucket",
             slo(
@@ -364,14 +469,12 @@ async fn what_the_schema_cannot_catch_is_degraded_with_an_event_and_no_children(
         ),
         (
             "slo",
-            "reserved-label",
+            "tiny-budget",
             slo(
-                "reserved-label",
-                &format!(
-                    "  target: {{mlService: good}}\n  objective: 99\n{avail}  alerting: {{page: {{labels: {{severity: low}}}}}}\n"
-                ),
+                "tiny-budget",
+                &format!("  target: {{mlService: good}}\n  objective: 99.99999999995\n{avail}"),
             ),
-            "spec.alerting.page.labels",
+            "spec.objective",
             "InvalidSpec",
         ),
     ];

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::api::{MLService, SLO};
 use crate::builders::{MlServiceChildren, SloChildren};
+use crate::validate::schema::{CrdKind, check_document};
 use crate::validate::{
     OperatorSettings, ValidMlService, ValidSlo, ValidationErrors, validate_mlservice, validate_slo,
 };
@@ -100,7 +101,10 @@ enum Parsed {
     Slo(Box<SLO>),
 }
 
-fn parse_document(value: Value, source: &Source) -> Result<Option<Parsed>, RenderError> {
+/// Reads one document as the API server reads a create request: its kind, then the CRD's
+/// schema (unknown fields, patterns, bounds, map limits), then the typed object. Every schema
+/// error is reported; the validate step (CEL rules and the operator's own checks) follows.
+fn parse_document(mut value: Value, source: &Source) -> Result<Option<Parsed>, Vec<RenderError>> {
     let err = |field: &str, reason: String| RenderError {
         origin: source.clone(),
         field: field.into(),
@@ -121,30 +125,41 @@ fn parse_document(value: Value, source: &Source) -> Result<Option<Parsed>, Rende
         .to_owned();
     let expected = format!("{}/{}", crate::api::GROUP, crate::api::VERSION);
     if api_version != expected {
-        return Err(err(
+        return Err(vec![err(
             "apiVersion",
             format!("{api_version:?} is not {expected}"),
-        ));
+        )]);
     }
-    let typed = |value: Value| -> Result<Parsed, RenderError> {
-        match kind.as_str() {
-            "MLService" => {
-                serde_path_to_error::deserialize(value).map(|m| Parsed::MlService(Box::new(m)))
-            }
-            _ => serde_path_to_error::deserialize(value).map(|s| Parsed::Slo(Box::new(s))),
+    let crd_kind = match kind.as_str() {
+        "MLService" => CrdKind::MlService,
+        "SLO" => CrdKind::Slo,
+        other => {
+            return Err(vec![err(
+                "kind",
+                format!("{other:?} is not MLService or SLO"),
+            )]);
         }
-        .map_err(|e| {
-            let path = e.path().to_string();
-            err(
-                if path == "." { "document" } else { &path },
-                e.into_inner().to_string(),
-            )
-        })
     };
-    match kind.as_str() {
-        "MLService" | "SLO" => typed(value).map(Some),
-        other => Err(err("kind", format!("{other:?} is not MLService or SLO"))),
+    check_document(&mut value, crd_kind).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| err(&e.field, e.reason))
+            .collect::<Vec<_>>()
+    })?;
+    match crd_kind {
+        CrdKind::MlService => {
+            serde_path_to_error::deserialize(value).map(|m| Parsed::MlService(Box::new(m)))
+        }
+        CrdKind::Slo => serde_path_to_error::deserialize(value).map(|s| Parsed::Slo(Box::new(s))),
     }
+    .map(Some)
+    .map_err(|e| {
+        let path = e.path().to_string();
+        vec![err(
+            if path == "." { "document" } else { &path },
+            e.into_inner().to_string(),
+        )]
+    })
 }
 
 /// Splits a multi-document YAML text into JSON values, one per document.
@@ -266,11 +281,14 @@ fn parse_inputs(inputs: &[(String, String)], errors: &mut Vec<RenderError>) -> P
     let mut parents = Parents::default();
     for (file, text) in inputs {
         for (source, value) in documents(text, file) {
-            match value.and_then(|v| parse_document(v, &source)) {
+            match value
+                .map_err(|e| vec![e])
+                .and_then(|v| parse_document(v, &source))
+            {
                 Ok(Some(Parsed::MlService(m))) => parents.mlservices.push((source, *m)),
                 Ok(Some(Parsed::Slo(s))) => parents.slos.push((source, *s)),
                 Ok(None) => {}
-                Err(e) => errors.push(e),
+                Err(e) => errors.extend(e),
             }
         }
     }

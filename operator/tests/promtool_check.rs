@@ -185,9 +185,9 @@ fn hostile_cases() -> Vec<(&'static str, Value, Expect)> {
             Renders,
         ),
         (
-            "label value of 1025 bytes",
+            "label value of 1025 characters",
             page_label("team", &"v".repeat(1025)),
-            Refused("spec.alerting.page.labels"),
+            Refused("spec.alerting.page.labels.team"),
         ),
         (
             "label name with a dash",

@@ -91,12 +91,14 @@ apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: typo, namespace: 
     let f = file.display();
     assert!(
         stderr.contains(&format!(
-            "{f}:2: spec.objective: must be strictly between 0 and 100"
+            "{f}:2: spec.objective: Invalid value: 100: should be less than 100"
         )),
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{f}:3: spec.objective: invalid type")),
+        stderr.contains(&format!(
+            "{f}:3: spec.objective: Invalid value: \"string\": must be of type number"
+        )),
         "{stderr}"
     );
     assert!(
@@ -135,5 +137,62 @@ fn duplicate_objects_are_refused() {
     assert!(
         stderr.contains("b.yaml:1: metadata.name: MLService x/twice is already defined at"),
         "{stderr}"
+    );
+}
+
+/// `render` refuses what the API server refuses, naming the field as it does: unknown
+/// fields, patterns, bounds, map limits, and the CRDs' CEL rules (credentials in URLs, a
+/// CPU limit below the request).
+#[test]
+fn render_refuses_what_the_api_server_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hostile.yaml");
+    let labels: String = (0..33).map(|i| format!("k{i}: v, ")).collect();
+    let mls = |name: &str, spec: &str| {
+        format!(
+            "---\napiVersion: tidewatch.io/v1alpha1\nkind: MLService\nmetadata: {{name: {name}}}\nspec:\n  model: {{name: m, version: '1'}}\n{spec}"
+        )
+    };
+    let text = [
+        mls("typo", "  replica: 50\n"),
+        mls("labels", &format!("  monitoring: {{serviceMonitorLabels: {{{labels}}}}}\n")),
+        mls(
+            "traversal",
+            "  featureStore: {address: 'redis://r:6379', credentialsSecret: {name: s, key: ../../etc/passwd}}\n",
+        ),
+        mls("userinfo", "  featureStore: {address: 'redis://:pw@r:6379'}\n"),
+        mls("query", "  tracing: {otlpEndpoint: 'https://c:4318/v1/traces?token=abc'}\n"),
+        mls("limit", "  resources: {cpu: '2', cpuLimit: 500m}\n"),
+        "---\napiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: window}\nspec:\n  objective: 99\n  window: 7d12h\n  indicator: {ratio: {errors: a, total: b}}\n".into(),
+    ]
+    .concat();
+    std::fs::write(&file, text).unwrap();
+    let out = bin().args(["render", "-f"]).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let f = file.display();
+    for expected in [
+        format!("{f}:1: spec.replica: unknown field \"spec.replica\""),
+        format!(
+            "{f}:2: spec.monitoring.serviceMonitorLabels: Too many: 33: must have at most 32 items"
+        ),
+        format!(
+            "{f}:3: spec.featureStore.credentialsSecret.key: Invalid value: \"../../etc/passwd\""
+        ),
+        format!("{f}:4: spec.featureStore.address: must not carry credentials"),
+        format!("{f}:5: spec.tracing.otlpEndpoint: must not carry credentials"),
+        format!("{f}:6: spec.resources: cpuLimit must not be below cpu"),
+        format!("{f}:7: spec.window: Invalid value: \"7d12h\": should match"),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\nnot in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("rendered 0 manifests, 7 errors"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "a refused resource renders nothing: {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

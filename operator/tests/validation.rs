@@ -73,7 +73,7 @@ fn mlservice_refusals_name_the_field() {
         fields_of_mls(
             "  model: {name: a, version: '1'}\n  monitoring: {serviceMonitorLabels: {'bad key!': x}}\n"
         ),
-        ["spec.monitoring.serviceMonitorLabels.bad key!"]
+        ["spec.monitoring.serviceMonitorLabels"]
     );
     assert_eq!(
         fields_of_mls("  model: {name: a, version: '1'}\n  monitoring: {scrapeInterval: soon}\n"),
@@ -95,7 +95,11 @@ fn newtypes_check_their_ranges() {
             && Window::parse("4w").is_ok()
             && Window::parse("168h").is_ok()
     );
-    assert!(Window::parse("6d").unwrap_err().contains("shorter than 7d"));
+    assert!(
+        Window::parse("6d")
+            .unwrap_err()
+            .starts_with(tidewatch_operator::api::rules::WINDOW_BOUNDS_MESSAGE)
+    );
     assert!((LatencyThreshold::parse("250ms").unwrap().seconds() - 0.25).abs() < 1e-12);
     assert!((LatencyThreshold::parse("0.25s").unwrap().seconds() - 0.25).abs() < 1e-12);
     assert!(
@@ -191,7 +195,7 @@ spec:
             "spec.tracing.samplingRatio",
             "spec.monitoring.scrapeInterval",
             "spec.monitoring.drift",
-            "spec.monitoring.serviceMonitorLabels.bad key",
+            "spec.monitoring.serviceMonitorLabels",
         ]
     );
 }
@@ -243,9 +247,140 @@ spec:
 ");
     let errors = validate_slo(&latency_without_target, None).unwrap_err().0;
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].field, "spec.target.mlService");
+    assert_eq!(errors[0].field, "spec.target");
     assert_eq!(
         errors[0].reason,
         "availability and latency indicators need spec.target.mlService"
     );
+}
+
+fn assert_one_refusal(
+    errors: &[tidewatch_operator::validate::FieldError],
+    spec: &str,
+    field: &str,
+    message: &str,
+) {
+    assert_eq!(errors.len(), 1, "{spec}: {errors:?}");
+    assert_eq!(errors[0].field, field, "{spec}");
+    assert!(
+        errors[0].reason.starts_with(message),
+        "{spec}: {}",
+        errors[0].reason
+    );
+}
+
+/// Every CEL rule of the CRDs has a twin here that answers with the rule's message at the
+/// rule's path, for `render` and for objects stored before the rule existed.
+#[test]
+fn cel_rules_have_twins_with_the_same_message() {
+    use tidewatch_operator::api::rules::*;
+    let model = "  model: {name: m, version: '1'}\n";
+    let mls_cases = [
+        (
+            "  resources: {cpu: '0'}\n",
+            "spec.resources.cpu",
+            POSITIVE_QUANTITY_MESSAGE,
+        ),
+        (
+            "  resources: {memory: 0Mi}\n",
+            "spec.resources.memory",
+            POSITIVE_QUANTITY_MESSAGE,
+        ),
+        (
+            "  resources: {cpu: '2', cpuLimit: 1500m}\n",
+            "spec.resources",
+            CPU_LIMIT_MESSAGE,
+        ),
+        (
+            "  monitoring: {scrapeInterval: 0s0m}\n",
+            "spec.monitoring.scrapeInterval",
+            POSITIVE_DURATION_MESSAGE,
+        ),
+        (
+            "  monitoring: {serviceMonitorLabels: {'a/b/c': x}}\n",
+            "spec.monitoring.serviceMonitorLabels",
+            K8S_LABEL_KEY_MESSAGE,
+        ),
+        (
+            "  featureStore: {address: 'redis://u:pw@r:6379'}\n",
+            "spec.featureStore.address",
+            REDIS_CREDENTIALS_MESSAGE,
+        ),
+        (
+            "  featureStore: {address: 'rediss://r:6379/0?password=pw'}\n",
+            "spec.featureStore.address",
+            REDIS_CREDENTIALS_MESSAGE,
+        ),
+        (
+            "  featureStore: {address: 'redis://r:6379/a/b'}\n",
+            "spec.featureStore.address",
+            REDIS_SHAPE_MESSAGE,
+        ),
+        (
+            "  tracing: {otlpEndpoint: 'http://u:t@c:4318'}\n",
+            "spec.tracing.otlpEndpoint",
+            OTLP_CREDENTIALS_MESSAGE,
+        ),
+        (
+            "  tracing: {otlpEndpoint: 'http://c:4318/?Api_Key=t'}\n",
+            "spec.tracing.otlpEndpoint",
+            OTLP_CREDENTIALS_MESSAGE,
+        ),
+        (
+            "  monitoring: {drift: {warning: 0.3, critical: 0.3}}\n",
+            "spec.monitoring.drift",
+            "drift.warning must be lower than drift.critical",
+        ),
+    ];
+    for (spec, field, message) in mls_cases {
+        let errors = validate_mlservice(&mls(&format!("{model}{spec}")))
+            .unwrap_err()
+            .0;
+        assert_one_refusal(&errors, spec, field, message);
+    }
+    let target = mlservice("fraud", "svc");
+    let slo_cases = [
+        (
+            "  window: 6d\n  indicator: {availability: {}}\n",
+            "spec.window",
+            WINDOW_BOUNDS_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}, latency: {threshold: 250ms}}\n",
+            "spec.indicator",
+            ONE_INDICATOR_MESSAGE,
+        ),
+        (
+            "  indicator: {latency: {threshold: 0ms}}\n",
+            "spec.indicator.latency.threshold",
+            POSITIVE_DURATION_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}}\n  alerting: {page: {labels: {alertname: x}}}\n",
+            "spec.alerting.page.labels",
+            RESERVED_ALERT_LABEL_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}}\n  alerting: {ticket: {labels: {'on-call': x}}}\n",
+            "spec.alerting.ticket.labels",
+            PROM_LABEL_NAME_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}}\n  alerting: {runbookUrl: 'https://w/?sig=x'}\n",
+            "spec.alerting.runbookUrl",
+            RUNBOOK_CREDENTIALS_MESSAGE,
+        ),
+        (
+            "  indicator: {availability: {}}\n  alerting: {runbookUrl: 'https://a:b@w/'}\n",
+            "spec.alerting.runbookUrl",
+            RUNBOOK_CREDENTIALS_MESSAGE,
+        ),
+    ];
+    for (spec, field, message) in slo_cases {
+        let s = slo(&format!(
+            "apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {{name: a, namespace: fraud}}\nspec:\n  target: {{mlService: svc}}\n  objective: 99\n{spec}"
+        ));
+        let errors = validate_slo(&s, Some(&target)).unwrap_err().0;
+        assert_one_refusal(&errors, spec, field, message);
+    }
 }

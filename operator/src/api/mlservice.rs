@@ -11,11 +11,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidewatch_contract::defaults;
 
+use super::rules;
+
 /// Pattern of a Kubernetes resource quantity (the subset Tidewatch accepts: plain decimal
 /// numbers with an optional SI or binary suffix).
 pub const QUANTITY_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$";
-/// Pattern of a Prometheus duration made of whole units (`30s`, `1m`, `1h30m`).
-pub const PROM_DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h|d|w|y))+$";
+/// Pattern of a Prometheus duration made of whole seconds or more (`30s`, `1m`, `1h30m`):
+/// generated rules work in seconds.
+pub const PROM_DURATION_PATTERN: &str = r"^([0-9]+(s|m|h|d|w))+$";
 
 /// Desired state of an MLService: the model, how it runs, and how it is observed.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -57,7 +60,7 @@ pub struct MlServiceSpec {
     /// Container image of the inference server. Defaults to the operator's configured
     /// inference image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 512), regex(pattern = r"^[^\s]+$"))]
+    #[schemars(length(min = 1, max = 512), regex(pattern = rules::NO_SPACE_PATTERN))]
     pub image: Option<String>,
     /// Number of inference pods.
     #[serde(default = "default_replicas")]
@@ -105,7 +108,7 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        regex(pattern = rules::DNS_SUBDOMAIN_PATTERN)
     )]
     pub weights_volume_claim: Option<String>,
 }
@@ -114,18 +117,19 @@ pub struct ModelSpec {
 /// killed for using what it asked for.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = rules::cpu_limit_not_below_request)]
 pub struct ResourcesSpec {
     /// CPU request (Kubernetes quantity, e.g. `500m`).
     #[serde(default = "default_cpu")]
-    #[schemars(regex(pattern = QUANTITY_PATTERN))]
+    #[schemars(regex(pattern = QUANTITY_PATTERN), transform = rules::positive_quantity)]
     pub cpu: String,
     /// CPU limit. Absent: no CPU limit (throttling hurts tail latency more than it protects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = QUANTITY_PATTERN))]
+    #[schemars(regex(pattern = QUANTITY_PATTERN), transform = rules::positive_quantity)]
     pub cpu_limit: Option<String>,
     /// Memory request and limit (Kubernetes quantity, e.g. `512Mi`).
     #[serde(default = "default_memory")]
-    #[schemars(regex(pattern = QUANTITY_PATTERN))]
+    #[schemars(regex(pattern = QUANTITY_PATTERN), transform = rules::positive_quantity)]
     pub memory: String,
     /// Number of NVIDIA GPUs (`nvidia.com/gpu`) per pod. Absent or 0: CPU inference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,7 +163,8 @@ pub struct FeatureStoreSpec {
     /// Redis address, `redis://host:port` or `rediss://host:port` (TLS).
     #[schemars(
         length(max = 512),
-        regex(pattern = r"^rediss?://[^\s/@]+(:[0-9]{1,5})?(/[0-9]{1,2})?$")
+        regex(pattern = rules::REDIS_URL_PATTERN),
+        transform = rules::redis_address
     )]
     pub address: String,
     /// Secret in the same namespace holding the Redis password. Absent: no authentication.
@@ -183,7 +188,7 @@ pub struct SecretKeyRef {
     /// Secret name.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        regex(pattern = rules::DNS_SUBDOMAIN_PATTERN)
     )]
     pub name: String,
     /// Key inside the Secret.
@@ -201,7 +206,11 @@ fn default_secret_key() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct TracingSpec {
     /// OTLP/HTTP endpoint of the collector, e.g. `http://otel-collector.observability:4318`.
-    #[schemars(length(max = 512), regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(
+        length(max = 512),
+        regex(pattern = rules::HTTP_URL_PATTERN),
+        transform = rules::otlp_endpoint
+    )]
     pub otlp_endpoint: String,
     /// Fraction of root traces sampled, between 0 and 1 (parent-based sampling: a caller's
     /// sampled trace is always followed). Each sampled request roughly doubles that
@@ -221,7 +230,11 @@ fn default_sampling_ratio() -> f64 {
 pub struct MonitoringSpec {
     /// Prometheus scrape interval for the ServiceMonitor (e.g. `30s`).
     #[serde(default = "default_scrape_interval")]
-    #[schemars(regex(pattern = PROM_DURATION_PATTERN))]
+    #[schemars(
+        length(max = 16),
+        regex(pattern = PROM_DURATION_PATTERN),
+        transform = rules::positive_duration
+    )]
     pub scrape_interval: String,
     /// Whether a Grafana dashboard ConfigMap is created for this service.
     #[serde(default = "default_true")]
@@ -229,9 +242,10 @@ pub struct MonitoringSpec {
     /// Feature drift thresholds (population stability index).
     #[serde(default)]
     pub drift: DriftSpec,
-    /// Extra labels on the ServiceMonitor, e.g. the `release` label a Prometheus selects on.
+    /// Extra labels on the ServiceMonitor, e.g. the `release` label a Prometheus selects on
+    /// (Kubernetes label syntax, at most 32).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(transform = rules::k8s_labels)]
     pub service_monitor_labels: BTreeMap<String, String>,
 }
 
@@ -257,7 +271,7 @@ fn default_true() -> bool {
 /// Drift thresholds on the population stability index (PSI) of each feature.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.warning < self.critical", "message": "drift.warning must be lower than drift.critical"}]))]
+#[schemars(transform = rules::drift_order)]
 pub struct DriftSpec {
     /// PSI above which a feature is drifting (0.1 is the customary "moderate shift").
     #[serde(default = "default_drift_warning")]

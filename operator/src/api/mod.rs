@@ -3,6 +3,7 @@
 
 pub mod conditions;
 pub mod mlservice;
+pub mod rules;
 pub mod slo;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

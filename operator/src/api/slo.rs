@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::mlservice::ChildRef;
+use super::rules;
 
 /// Pattern of an SLO window: whole days, weeks or hours (`30d`, `4w`, `720h`).
 pub const WINDOW_PATTERN: &str = r"^[1-9][0-9]{0,4}(h|d|w)$";
@@ -60,10 +61,7 @@ pub const THRESHOLD_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(ms|s)$";
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.indicator.ratio) || has(self.target)", "message": "availability and latency indicators need spec.target.mlService"},
-    {"rule": "!(has(self.indicator.ratio) && has(self.target))", "message": "a ratio indicator carries its own selectors: remove spec.target"}
-]))]
+#[schemars(transform = rules::target_matches_indicator)]
 pub struct SloSpec {
     /// The MLService (in the same namespace) this SLO measures. Omit it for a `ratio`
     /// indicator, which names its own series.
@@ -74,11 +72,11 @@ pub struct SloSpec {
     pub objective: f64,
     /// Compliance window: the period over which the objective holds (`30d`, `28d`, `4w`).
     #[serde(default = "default_window")]
-    #[schemars(length(max = 6), regex(pattern = WINDOW_PATTERN))]
-    #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "!self.matches('^[0-9]+[hdw]$') || (self.endsWith('h') ? int(self.substring(0, self.size() - 1)) >= 168 && int(self.substring(0, self.size() - 1)) <= 8760 : self.endsWith('d') ? int(self.substring(0, self.size() - 1)) >= 7 && int(self.substring(0, self.size() - 1)) <= 365 : int(self.substring(0, self.size() - 1)) >= 1 && int(self.substring(0, self.size() - 1)) <= 52)",
-        "message": "window must be between 7d and 365d: shorter windows would make the fast-burn alert windows shorter than a few scrape intervals"
-    }]))]
+    #[schemars(
+        length(max = 6),
+        regex(pattern = WINDOW_PATTERN),
+        transform = rules::window_bounds
+    )]
     pub window: String,
     /// What counts as a good event. Exactly one of `availability`, `latency`, `ratio`.
     pub indicator: Indicator,
@@ -97,7 +95,7 @@ fn default_window() -> String {
 pub struct SloTarget {
     /// Name of an MLService in the SLO's namespace.
     #[schemars(
-        length(min = 1, max = 63),
+        length(min = 1, max = super::MAX_NAME_LENGTH),
         regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     )]
     pub ml_service: String,
@@ -106,9 +104,7 @@ pub struct SloTarget {
 /// The service level indicator. Exactly one member is set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "[has(self.availability), has(self.latency), has(self.ratio)].filter(x, x).size() == 1", "message": "set exactly one of availability, latency, ratio"}
-]))]
+#[schemars(transform = rules::one_indicator)]
 pub struct Indicator {
     /// Share of requests answered without a server error: 5xx responses are errors, 4xx are
     /// the client's and are not.
@@ -132,7 +128,11 @@ pub struct AvailabilityIndicator {}
 pub struct LatencyIndicator {
     /// Threshold as a duration (`250ms`, `0.5s`); it must equal one of the inference server's
     /// request-duration histogram buckets.
-    #[schemars(length(max = 16), regex(pattern = THRESHOLD_PATTERN))]
+    #[schemars(
+        length(max = 16),
+        regex(pattern = THRESHOLD_PATTERN),
+        transform = rules::positive_duration
+    )]
     pub threshold: String,
 }
 
@@ -161,7 +161,11 @@ pub struct Alerting {
     pub ticket: AlertTier,
     /// Runbook linked from every alert's `runbook_url` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(
+        length(max = 2048),
+        regex(pattern = rules::HTTP_URL_PATTERN),
+        transform = rules::runbook_url
+    )]
     pub runbook_url: Option<String>,
     /// Requests per hour, averaged over an alert's long window, below which burn-rate alerts
     /// stay silent: with little traffic a single failure is a large error ratio. The default,
@@ -201,10 +205,11 @@ pub struct AlertTier {
     /// Whether this tier's alerts are generated.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Extra labels on this tier's alerts (for Alertmanager routing). `severity`, `slo`,
-    /// `namespace`, `long_window` and `short_window` are reserved.
+    /// Extra labels on this tier's alerts (for Alertmanager routing), at most 32, values of
+    /// 1 to 1024 characters. `severity`, `slo`, `namespace`, `service`, `long_window`,
+    /// `short_window` and `alertname` are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(transform = rules::alert_labels)]
     pub labels: BTreeMap<String, String>,
 }
 

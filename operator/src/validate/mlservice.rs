@@ -8,9 +8,14 @@ use kube::{Resource, ResourceExt};
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_k8s_labels_into, checked_namespace, is_dns1123_label};
 use super::newtypes::PromDuration;
+use super::urls::{has_secret_query, has_userinfo, is_redis_address};
 use crate::api::MLService;
 use crate::api::mlservice::{
     FeatureStoreSpec, ModelSpec, MonitoringSpec, ResourcesSpec, TracingSpec,
+};
+use crate::api::rules::{
+    CPU_LIMIT_MESSAGE, DRIFT_ORDER_MESSAGE, OTLP_CREDENTIALS_MESSAGE, POSITIVE_QUANTITY_MESSAGE,
+    REDIS_CREDENTIALS_MESSAGE, REDIS_SHAPE_MESSAGE,
 };
 
 /// Where the weights come from.
@@ -91,12 +96,31 @@ pub struct ValidMlService {
 }
 
 fn quantity(text: &str) -> Result<String, String> {
-    let (number, _suffix) = split_quantity(text)
+    let value = quantity_value(text)
         .ok_or_else(|| format!("{text:?} is not a Kubernetes quantity such as 500m, 2 or 512Mi"))?;
-    if number.parse::<f64>().map(|v| v > 0.0) != Ok(true) {
-        return Err(format!("{text:?} must be positive"));
+    if value <= 0.0 {
+        return Err(POSITIVE_QUANTITY_MESSAGE.into());
     }
     Ok(text.to_owned())
+}
+
+/// The value of a quantity in base units (cores, bytes), precise enough to compare a limit
+/// with a request.
+fn quantity_value(text: &str) -> Option<f64> {
+    let (number, suffix) = split_quantity(text)?;
+    let scale = match suffix {
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0_f64.powi(2),
+        "Gi" => 1024.0_f64.powi(3),
+        "Ti" => 1024.0_f64.powi(4),
+        _ => 1.0,
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
 }
 
 fn split_quantity(text: &str) -> Option<(&str, &str)> {
@@ -124,6 +148,18 @@ fn url(text: &str, schemes: &[&str]) -> Result<String, String> {
             "{text:?} must be a URL starting with {}",
             schemes.join(" or ")
         ))
+    }
+}
+
+/// The Redis address: its shape, and no password in it (the address is a plain env value).
+fn redis_address(text: &str) -> Result<String, String> {
+    let address = url(text, &["redis://", "rediss://"])?;
+    if has_userinfo(&address) || address.contains('?') {
+        Err(REDIS_CREDENTIALS_MESSAGE.into())
+    } else if !is_redis_address(&address) {
+        Err(REDIS_SHAPE_MESSAGE.into())
+    } else {
+        Ok(address)
     }
 }
 
@@ -232,6 +268,11 @@ fn resources(c: &mut Collector, r: &ResourcesSpec) -> Option<Resources> {
         None => Some(None),
         Some(l) => c.take("spec.resources.cpuLimit", quantity(l)).map(Some),
     };
+    if let (Some(request), Some(Some(limit))) = (&cpu, &cpu_limit)
+        && quantity_value(limit) < quantity_value(request)
+    {
+        c.push("spec.resources", CPU_LIMIT_MESSAGE);
+    }
     let memory = c.take("spec.resources.memory", quantity(&r.memory));
     let gpu = match r.gpu.unwrap_or(0) {
         g @ 0..=16 => Some(g as u32),
@@ -254,10 +295,7 @@ fn resources(c: &mut Collector, r: &ResourcesSpec) -> Option<Resources> {
 /// `spec.featureStore`: address, timeout and the password's Secret. A refused field leaves
 /// its default; the collected error keeps the whole MLService from validating.
 fn feature_store(c: &mut Collector, fs: &FeatureStoreSpec) -> FeatureStore {
-    let address = c.take(
-        "spec.featureStore.address",
-        url(&fs.address, &["redis://", "rediss://"]),
-    );
+    let address = c.take("spec.featureStore.address", redis_address(&fs.address));
     if !(1..=10_000).contains(&fs.timeout_ms) {
         c.push(
             "spec.featureStore.timeoutMs",
@@ -285,7 +323,13 @@ fn feature_store(c: &mut Collector, fs: &FeatureStoreSpec) -> FeatureStore {
 fn trace_export(c: &mut Collector, t: &TracingSpec) -> Tracing {
     let endpoint = c.take(
         "spec.tracing.otlpEndpoint",
-        url(&t.otlp_endpoint, &["http://", "https://"]),
+        url(&t.otlp_endpoint, &["http://", "https://"]).and_then(|u| {
+            if has_userinfo(&u) || has_secret_query(&u) {
+                Err(OTLP_CREDENTIALS_MESSAGE.into())
+            } else {
+                Ok(u)
+            }
+        }),
     );
     if !(0.0..=1.0).contains(&t.sampling_ratio) {
         c.push(
@@ -307,13 +351,7 @@ fn monitoring(c: &mut Collector, m: &MonitoringSpec) -> Option<PromDuration> {
     );
     let drift = &m.drift;
     if !(drift.warning >= 0.0 && drift.warning < drift.critical) {
-        c.push(
-            "spec.monitoring.drift",
-            format!(
-                "warning ({}) must be at least 0 and below critical ({})",
-                drift.warning, drift.critical
-            ),
-        );
+        c.push("spec.monitoring.drift", DRIFT_ORDER_MESSAGE);
     }
     check_k8s_labels_into(
         c,

@@ -1,14 +1,17 @@
 //! The `validate` step: turns a spec into a validated model (newtypes, defaults resolved) or
-//! says which field is wrong and why. Checks here are the ones the schema cannot express; it
-//! re-checks some schema rules too, because `render` runs with no API server in front of it.
+//! says which field is wrong and why. It repeats every CEL rule of the CRDs (same message)
+//! and adds what no schema can express; [`schema`] repeats the CRDs' structural schema for
+//! `render`, which has no API server in front of it.
 
 mod errors;
 mod mlservice;
 mod names;
 mod newtypes;
+pub mod schema;
 mod selector;
 mod settings;
 mod slo;
+mod urls;
 
 pub use errors::{FieldError, ValidationErrors};
 pub use mlservice::{

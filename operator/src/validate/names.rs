@@ -3,7 +3,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::sync::OnceLock;
+
+use regex::Regex;
+
 use crate::api::MAX_NAME_LENGTH;
+use crate::api::rules::{
+    K8S_LABEL_KEY_MESSAGE, K8S_LABEL_KEY_PATTERN, MAX_LABEL_PREFIX, MAX_PROM_LABEL_VALUE,
+    PROM_LABEL_NAME_MESSAGE, RESERVED_ALERT_LABEL_MESSAGE,
+};
 
 use super::errors::Collector;
 
@@ -79,24 +87,19 @@ fn is_label_name_part(part: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// The CEL rule of label keys, in Rust: the same pattern and prefix bound.
+fn is_k8s_label_key(key: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(K8S_LABEL_KEY_PATTERN).expect("the pattern compiles"));
+    re.is_match(key) && key.find('/').is_none_or(|i| i <= MAX_LABEL_PREFIX)
+}
+
 fn k8s_label_key(key: &str) -> Result<(), String> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    if let Some(prefix) = prefix {
-        let ok =
-            !prefix.is_empty() && prefix.len() <= 253 && prefix.split('.').all(is_dns1123_label);
-        if !ok {
-            return Err(format!("label key {key:?}: prefix must be a DNS subdomain"));
-        }
+    if is_k8s_label_key(key) {
+        Ok(())
+    } else {
+        Err(format!("{K8S_LABEL_KEY_MESSAGE}, got {key:?}"))
     }
-    if !is_label_name_part(name) {
-        return Err(format!(
-            "label key {key:?}: name must be 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
-        ));
-    }
-    Ok(())
 }
 
 fn k8s_label_value(value: &str) -> Result<(), String> {
@@ -122,14 +125,18 @@ pub(crate) fn checked_namespace(c: &mut Collector, namespace: Option<String>) ->
     namespace
 }
 
-/// Checks Kubernetes object labels, reporting each bad entry under `field`.
+/// Checks Kubernetes object labels: bad keys are reported under `field` (where the CRD's
+/// CEL rule reports them), bad values under `field.key`.
 pub(crate) fn check_k8s_labels_into(
     c: &mut Collector,
     field: &str,
     labels: &BTreeMap<String, String>,
 ) {
+    if !labels.keys().all(|k| is_k8s_label_key(k)) {
+        c.push(field, K8S_LABEL_KEY_MESSAGE);
+    }
     for (key, value) in labels {
-        if let Err(reason) = k8s_label_key(key).and_then(|()| k8s_label_value(value)) {
+        if let Err(reason) = k8s_label_value(value) {
             c.push(format!("{field}.{key}"), reason);
         }
     }
@@ -141,9 +148,6 @@ pub fn check_k8s_labels(labels: &BTreeMap<String, String>) -> Result<(), String>
         .iter()
         .try_for_each(|(k, v)| k8s_label_key(k).and_then(|()| k8s_label_value(v)))
 }
-
-/// Longest Prometheus label value accepted in alert labels.
-pub const MAX_PROM_LABEL_VALUE: usize = 1024;
 
 /// A legacy Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
 pub fn is_prometheus_label_name(name: &str) -> bool {
@@ -157,25 +161,23 @@ pub fn is_prometheus_label_name(name: &str) -> bool {
 }
 
 /// Checks Prometheus alert labels: legal names, bounded values, none of the `reserved` keys.
+/// Name and reserved-key errors carry the messages of the CRD's CEL rules; value lengths
+/// count characters, as the schema's `maxLength` does.
 pub fn check_prometheus_labels(
     labels: &BTreeMap<String, String>,
     reserved: &[&str],
 ) -> Result<(), String> {
     for (key, value) in labels {
         if !is_prometheus_label_name(key) {
-            return Err(format!(
-                "label name {key:?} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'"
-            ));
+            return Err(format!("{PROM_LABEL_NAME_MESSAGE}, got {key:?}"));
         }
         if reserved.contains(&key.as_str()) {
-            return Err(format!(
-                "label {key:?} is set by Tidewatch and cannot be overridden"
-            ));
+            return Err(format!("{RESERVED_ALERT_LABEL_MESSAGE}, got {key:?}"));
         }
-        if value.len() > MAX_PROM_LABEL_VALUE {
+        let length = value.chars().count();
+        if length as u64 > MAX_PROM_LABEL_VALUE {
             return Err(format!(
-                "value of label {key:?} is {} bytes long; at most {MAX_PROM_LABEL_VALUE}",
-                value.len()
+                "value of label {key:?} is {length} characters long; at most {MAX_PROM_LABEL_VALUE}"
             ));
         }
         if value.is_empty() {

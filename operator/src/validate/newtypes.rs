@@ -6,6 +6,7 @@ use std::fmt;
 use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
 use tidewatch_contract::metrics::REQUEST_DURATION_METRIC;
 
+use crate::api::rules::{POSITIVE_DURATION_MESSAGE, WINDOW_BOUNDS_MESSAGE};
 use crate::promql::round_sig;
 
 /// Shortest SLO window: below it the scaled fast-burn windows would be shorter than a few
@@ -106,7 +107,7 @@ impl PromDuration {
             return Err(format!("{text:?} lacks a unit (s, m, h, d or w)"));
         }
         if total == 0 {
-            return Err(format!("{text:?} must be a positive duration"));
+            return Err(POSITIVE_DURATION_MESSAGE.into());
         }
         Ok(Self(total))
     }
@@ -133,13 +134,8 @@ impl Window {
     /// Parses and bounds a window.
     pub fn parse(text: &str) -> Result<Self, String> {
         let duration = PromDuration::parse(text)?;
-        if duration.as_secs() < MIN_WINDOW_SECONDS {
-            return Err(format!(
-                "{text} is shorter than 7d: the fast-burn alert windows scale with the SLO window and would fall below a few scrape intervals"
-            ));
-        }
-        if duration.as_secs() > MAX_WINDOW_SECONDS {
-            return Err(format!("{text} is longer than 365d"));
+        if !(MIN_WINDOW_SECONDS..=MAX_WINDOW_SECONDS).contains(&duration.as_secs()) {
+            return Err(format!("{WINDOW_BOUNDS_MESSAGE}, got {text}"));
         }
         Ok(Self(duration))
     }
@@ -173,8 +169,11 @@ impl LatencyThreshold {
         let value: f64 = number
             .parse()
             .ok()
-            .filter(|v: &f64| v.is_finite() && *v > 0.0 && !number.starts_with('+'))
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0 && !number.starts_with('+'))
             .ok_or_else(|| format!("{text:?} is not a positive duration such as 250ms or 0.5s"))?;
+        if value == 0.0 {
+            return Err(POSITIVE_DURATION_MESSAGE.into());
+        }
         let seconds = value * scale;
         REQUEST_DURATION_BUCKETS
             .iter()

@@ -11,6 +11,11 @@ use tidewatch_contract::metrics::{REQUEST_DURATION_METRIC, REQUESTS_TOTAL_METRIC
 use super::errors::{Collector, ValidationErrors};
 use super::names::{ResourceName, check_prometheus_labels, checked_namespace};
 use super::newtypes::{LatencyThreshold, Objective, PromDuration, Window};
+use super::urls::{has_secret_query, has_userinfo};
+use crate::api::rules::{
+    ONE_INDICATOR_MESSAGE, RUNBOOK_CREDENTIALS_MESSAGE, TARGET_NEEDED_MESSAGE,
+    TARGET_WITH_RATIO_MESSAGE,
+};
 use crate::api::slo::{AlertTier, Alerting, Indicator, SloTarget};
 use crate::api::{MLService, SLO};
 use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
@@ -19,15 +24,7 @@ use crate::promql::{MatchOp, Matcher, Selector, regex_alternatives};
 pub const PROMETHEUS_DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_secs_const(60);
 
 /// Labels the rule generator sets itself on alerts.
-pub const RESERVED_ALERT_LABELS: &[&str] = &[
-    "severity",
-    "slo",
-    "namespace",
-    "service",
-    "long_window",
-    "short_window",
-    "alertname",
-];
+pub use crate::api::rules::RESERVED_ALERT_LABELS;
 
 /// The indicator, resolved to series selectors.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,12 +137,14 @@ fn runbook(text: &str) -> Result<String, String> {
     let ok = (text.starts_with("https://") || text.starts_with("http://"))
         && text.len() <= 2048
         && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(text.to_owned())
-    } else {
+    if !ok {
         Err(format!(
             "{text:?} must be an http(s) URL without spaces, at most 2048 characters"
         ))
+    } else if has_userinfo(text) || has_secret_query(text) {
+        Err(RUNBOOK_CREDENTIALS_MESSAGE.into())
+    } else {
+        Ok(text.to_owned())
     }
 }
 
@@ -235,18 +234,12 @@ fn indicator(
         ind.ratio.is_some(),
     ];
     if set.iter().filter(|x| **x).count() != 1 {
-        c.push(
-            "spec.indicator",
-            "set exactly one of availability, latency, ratio",
-        );
+        c.push("spec.indicator", ONE_INDICATOR_MESSAGE);
         return None;
     }
     if let Some(ratio) = &ind.ratio {
         if has_target {
-            c.push(
-                "spec.target",
-                "a ratio indicator carries its own selectors: remove spec.target",
-            );
+            c.push("spec.target", TARGET_WITH_RATIO_MESSAGE);
         }
         let errors = c.take(
             "spec.indicator.ratio.errors",
@@ -260,10 +253,7 @@ fn indicator(
     }
     let Some(t) = target else {
         if !has_target {
-            c.push(
-                "spec.target.mlService",
-                "availability and latency indicators need spec.target.mlService",
-            );
+            c.push("spec.target", TARGET_NEEDED_MESSAGE);
         }
         return None;
     };
