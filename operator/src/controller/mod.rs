@@ -13,6 +13,7 @@ pub mod memory;
 pub mod metrics;
 pub mod mlservice;
 pub mod outcome;
+pub mod ownership;
 #[cfg(test)]
 mod reconcile_tests;
 pub mod slo;
