@@ -25,10 +25,15 @@ fn main() -> ExitCode {
         Command::Rbac {
             namespace,
             service_account,
-        } => tidewatch_operator::runtime::rbac::manifests(&namespace, &service_account)
-            .map(|yaml| print!("{yaml}"))
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
+            watch_namespace,
+        } => tidewatch_operator::runtime::rbac::manifests(
+            &namespace,
+            &service_account,
+            &watch_namespace,
+        )
+        .map(|yaml| print!("{yaml}"))
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", Report(e.as_ref()));
