@@ -541,6 +541,11 @@ async fn bad_values_are_refused_by_the_schema_with_their_path() -> anyhow::Resul
             "pattern",
         ),
         (
+            "allowedCredentialsSecrets={redis}",
+            "/allowedCredentialsSecrets/0",
+            "pattern",
+        ),
+        (
             "monitoringLabels.release=two words",
             "/monitoringLabels/release",
             "pattern",
@@ -651,7 +656,11 @@ async fn watched_namespaces_get_roles_and_nothing_cluster_wide_in_the_template()
 
     // Watched namespaces: a Role and RoleBinding in each, the Lease Role in the release's
     // namespace, no ClusterRole or ClusterRoleBinding at all.
-    let watched = rendered(&["watchNamespaces={fraud,payments}", "replicaCount=2"])?;
+    let watched = rendered(&[
+        "watchNamespaces={fraud,payments}",
+        "replicaCount=2",
+        "allowedCredentialsSecrets={fraud/redis,payments/*}",
+    ])?;
     assert_eq!(
         rbac_objects(&watched),
         [
@@ -691,6 +700,8 @@ async fn watched_namespaces_get_roles_and_nothing_cluster_wide_in_the_template()
                 args.contains(&"--namespace=fraud,payments".to_owned()),
                 "{args:?}"
             );
+            let allowed = "--allowed-credentials-secrets=fraud/redis,payments/*";
+            assert!(args.contains(&allowed.to_owned()), "{args:?}");
         }
     }
     // The operator's own namespaced output agrees: Roles only, with the same rules.

@@ -31,7 +31,7 @@ pub enum Command {
     /// Render MLService and SLO resources into plain manifests, offline.
     Render(RenderArgs),
     /// Run the controllers against the cluster of the current kubeconfig or service account.
-    Run(crate::runtime::config::RunArgs),
+    Run(Box<crate::runtime::config::RunArgs>),
     /// Print the operator's RBAC: ServiceAccount, ClusterRole (or a Role per watched
     /// namespace), Role (Lease) and bindings.
     Rbac {

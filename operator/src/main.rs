@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Command::Crds { output_dir } => crds(output_dir.as_deref()).map(|()| ExitCode::SUCCESS),
         Command::Dashboards { output_dir } => dashboards(&output_dir).map(|()| ExitCode::SUCCESS),
         Command::Render(args) => run_render(&args),
-        Command::Run(args) => operator(args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => operator(*args).map(|()| ExitCode::SUCCESS),
         Command::Rbac {
             namespace,
             service_account,

@@ -16,6 +16,7 @@ use super::events;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
 use super::ownership::{self, Conflict, REASON_CHILD_CONFLICT};
+use super::secret_policy::REASON_SECRET_NOT_ALLOWED;
 use super::status::{self, Assessment, Verdict};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
 use crate::api::{MLService, MlServiceStatus};
@@ -46,13 +47,21 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Err
         // No children from an invalid spec; existing ones are kept as they were, so an
         // invalid edit never takes a serving model down. Nothing converges until it is fixed.
         Err(errors) => (invalid_status(mls, ctx, &errors)?, Progress::Settled),
-        Ok(valid) => applied(mls, ctx, &valid).await?,
+        Ok(valid) => match ctx.secrets.refusal(&valid) {
+            // Like an invalid spec: no children, the existing ones kept as they were.
+            Some(refusal) => {
+                let waiting = "waiting for an allowed Secret";
+                let assessment = Assessment::refused(REASON_SECRET_NOT_ALLOWED, &refusal, waiting);
+                (unapplied_status(mls, ctx, assessment)?, Progress::Settled)
+            }
+            None => applied(mls, ctx, &valid).await?,
+        },
     };
     update_status(mls, ctx, desired_status).await?;
     Ok(progress)
 }
 
-/// Build → apply of a valid MLService, and the status that follows.
+/// Build → apply of a valid, admitted MLService, and the status that follows.
 async fn applied(
     mls: &MLService,
     ctx: &Context,
