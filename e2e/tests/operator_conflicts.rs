@@ -22,7 +22,15 @@ const GC_GRACE: Duration = Duration::from_secs(5);
 const MLS: &str = "web";
 const SLO: &str = "web-availability";
 
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+/// Group, version, kind and plural of a resource.
+type Coordinates = (&'static str, &'static str, &'static str, &'static str);
+
+const SERVICE: Coordinates = ("", "v1", "Service", "services");
+const CONFIG_MAP: Coordinates = ("", "v1", "ConfigMap", "configmaps");
+const DEPLOYMENT: Coordinates = ("apps", "v1", "Deployment", "deployments");
+const MONITORING: &str = "monitoring.coreos.com";
+
+fn resource((group, version, kind, plural): Coordinates) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
 
@@ -205,121 +213,78 @@ async fn foreign_object_is_left_alone(prefix: &str, case: Case) -> anyhow::Resul
     Ok(())
 }
 
-fn service() -> Case {
+/// A foreign object of the resource at `coordinates` with `metadata` and `body` (its spec
+/// or data), whose name `wanted` wants. None of these has a controller.
+fn case(coordinates: Coordinates, metadata: Value, body: Value, wanted: Wanted) -> Case {
+    let resource = resource(coordinates);
+    let mut object = body;
+    object["apiVersion"] = json!(resource.api_version);
+    object["kind"] = json!(resource.kind);
+    object["metadata"] = metadata;
     Case {
-        resource: resource("", "v1", "Service", "services"),
-        object: json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": MLS},
-            "spec": {"selector": {"app": "frontend"}, "ports": [{"port": 80}]},
-        }),
-        wanted: Wanted::ByMlService,
+        resource,
+        object,
+        wanted,
         holder: "has no controller",
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_service_keeps_its_selector_and_owner() -> anyhow::Result<()> {
-    foreign_object_is_left_alone("cf-svc", service()).await
+    let spec = json!({"spec": {"selector": {"app": "frontend"}, "ports": [{"port": 80}]}});
+    let case = case(SERVICE, json!({"name": MLS}), spec, Wanted::ByMlService);
+    foreign_object_is_left_alone("cf-svc", case).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_deployment_is_not_taken_over() -> anyhow::Result<()> {
     // Carries our managed-by label, so the operator's cache sees it: the label alone is not
     // ownership.
-    foreign_object_is_left_alone(
-        "cf-deploy",
-        Case {
-            resource: resource("apps", "v1", "Deployment", "deployments"),
-            object: json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": MLS, "labels": {"app.kubernetes.io/managed-by": "tidewatch-operator"}},
-                "spec": {
-                    "replicas": 0,
-                    "selector": {"matchLabels": {"app": "frontend"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "frontend"}},
-                        "spec": {"containers": [{"name": "web", "image": "example.com/frontend:1"}]},
-                    },
-                },
-            }),
-            wanted: Wanted::ByMlService,
-            holder: "has no controller",
+    let metadata =
+        json!({"name": MLS, "labels": {"app.kubernetes.io/managed-by": "tidewatch-operator"}});
+    let spec = json!({"spec": {
+        "replicas": 0,
+        "selector": {"matchLabels": {"app": "frontend"}},
+        "template": {
+            "metadata": {"labels": {"app": "frontend"}},
+            "spec": {"containers": [{"name": "web", "image": "example.com/frontend:1"}]},
         },
-    )
-    .await
+    }});
+    let case = case(DEPLOYMENT, metadata, spec, Wanted::ByMlService);
+    foreign_object_is_left_alone("cf-deploy", case).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_service_monitor_is_not_taken_over() -> anyhow::Result<()> {
-    foreign_object_is_left_alone(
-        "cf-sm",
-        Case {
-            resource: resource("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
-            object: json!({
-                "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-                "metadata": {"name": MLS},
-                "spec": {"selector": {"matchLabels": {"app": "frontend"}}, "endpoints": [{"port": "http"}]},
-            }),
-            wanted: Wanted::ByMlService,
-            holder: "has no controller",
-        },
-    )
-    .await
+    let spec = json!({"spec": {"selector": {"matchLabels": {"app": "frontend"}}, "endpoints": [{"port": "http"}]}});
+    let kind = (MONITORING, "v1", "ServiceMonitor", "servicemonitors");
+    let case = case(kind, json!({"name": MLS}), spec, Wanted::ByMlService);
+    foreign_object_is_left_alone("cf-sm", case).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_dashboard_configmap_is_not_taken_over() -> anyhow::Result<()> {
-    foreign_object_is_left_alone(
-        "cf-mls-cm",
-        Case {
-            resource: resource("", "v1", "ConfigMap", "configmaps"),
-            object: json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("mls-{MLS}-dashboard")},
-                "data": {"settings": "keep me"},
-            }),
-            wanted: Wanted::ByMlService,
-            holder: "has no controller",
-        },
-    )
-    .await
+    let metadata = json!({"name": format!("mls-{MLS}-dashboard")});
+    let data = json!({"data": {"settings": "keep me"}});
+    let case = case(CONFIG_MAP, metadata, data, Wanted::ByMlService);
+    foreign_object_is_left_alone("cf-mls-cm", case).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_prometheus_rule_is_not_taken_over() -> anyhow::Result<()> {
-    foreign_object_is_left_alone(
-        "cf-rule",
-        Case {
-            resource: resource("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
-            object: json!({
-                "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-                "metadata": {"name": format!("slo-{SLO}")},
-                "spec": {"groups": [{"name": "theirs", "rules": [{"record": "theirs:up", "expr": "up"}]}]},
-            }),
-            wanted: Wanted::BySlo,
-            holder: "has no controller",
-        },
-    )
-    .await
+    let metadata = json!({"name": format!("slo-{SLO}")});
+    let spec = json!({"spec": {"groups": [{"name": "theirs", "rules": [{"record": "theirs:up", "expr": "up"}]}]}});
+    let kind = (MONITORING, "v1", "PrometheusRule", "prometheusrules");
+    let case = case(kind, metadata, spec, Wanted::BySlo);
+    foreign_object_is_left_alone("cf-rule", case).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_slo_dashboard_configmap_is_not_taken_over() -> anyhow::Result<()> {
-    foreign_object_is_left_alone(
-        "cf-slo-cm",
-        Case {
-            resource: resource("", "v1", "ConfigMap", "configmaps"),
-            object: json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("slo-{SLO}-dashboard")},
-                "data": {"settings": "keep me"},
-            }),
-            wanted: Wanted::BySlo,
-            holder: "has no controller",
-        },
-    )
-    .await
+    let metadata = json!({"name": format!("slo-{SLO}-dashboard")});
+    let data = json!({"data": {"settings": "keep me"}});
+    let case = case(CONFIG_MAP, metadata, data, Wanted::BySlo);
+    foreign_object_is_left_alone("cf-slo-cm", case).await
 }
 
 /// An object another controller owns is named with its holder; once it goes, the next
@@ -329,21 +294,15 @@ async fn a_conflict_names_the_holder_and_clears_when_the_object_goes() -> anyhow
     let client = client().await?;
     let ns = TestNamespace::create(&client, "cf-clear").await?;
     let _operator = Operator::start(ns.name(), &OperatorOptions::new("cf-clear")).await?;
-    let configmaps: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &resource("", "v1", "ConfigMap", "configmaps"),
-    );
+    let configmaps: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource(CONFIG_MAP));
     apply_yaml(&format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: holder, namespace: {}}}\n",
         ns.name()
     ))?;
     let holder_uid = configmaps.get("holder").await?.uid().expect("uid");
-    let services: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &resource("", "v1", "Service", "services"),
-    );
+    let services: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource(SERVICE));
     apply_yaml(&serde_json::to_string(&json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": MLS, "namespace": ns.name(), "ownerReferences": [{
@@ -360,11 +319,8 @@ async fn a_conflict_names_the_holder_and_clears_when_the_object_goes() -> anyhow
         )),
         "{message}"
     );
-    let deployments: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &resource("apps", "v1", "Deployment", "deployments"),
-    );
+    let deployments: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource(DEPLOYMENT));
     assert!(
         deployments.get_opt(MLS).await?.is_none(),
         "nothing is applied beside a conflict"
