@@ -3,7 +3,8 @@
 //! no ownerReference added) when an MLService or SLO wanting that name comes, the parent
 //! says so in a `Degraded` condition (`ChildConflict`) and a Warning Event naming the object
 //! and its holder, and deleting the parent lets the garbage collector leave it in place.
-//! Once the object goes, the parent applies its own.
+//! Once the object goes, the parent applies its own. Children orphaned by a deleted parent of
+//! the same name are not adopted either.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use tidewatch_e2e::operator::resources::{apply_yaml, condition, is_true, mlservices, slos};
 use tidewatch_e2e::operator::{Operator, OperatorOptions};
-use tidewatch_e2e::{TestNamespace, await_condition, client, eventually};
+use tidewatch_e2e::{TestNamespace, await_condition, client, eventually, kubectl};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// Longer than the garbage collector needs to act on a deleted owner's dependents here.
@@ -350,5 +351,96 @@ async fn a_conflict_names_the_holder_and_clears_when_the_object_goes() -> anyhow
     );
     assert!(deployments.get_opt(MLS).await?.is_some());
     assert!(!is_true(&converged, "Degraded"));
+    Ok(())
+}
+
+/// A parent deleted with `--cascade=orphan` leaves its children without an owner but with
+/// the operator's labels; a new parent of the same name does not adopt them (labels are not
+/// ownership) until they are deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_orphaned_by_a_deleted_namesake_are_not_adopted() -> anyhow::Result<()> {
+    let client = client().await?;
+    let ns = TestNamespace::create(&client, "cf-orphan").await?;
+    let _operator = Operator::start(ns.name(), &OperatorOptions::new("cf-orphan")).await?;
+    let mls = mlservices(&client, ns.name());
+    let deployments: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource(DEPLOYMENT));
+    apply_yaml(&mlservice_yaml(ns.name()))?;
+    await_condition(
+        &mls,
+        MLS,
+        |o: Option<&DynamicObject>| {
+            o.and_then(|o| condition(o, "Degraded"))
+                .is_some_and(|(status, reason, _)| status == "False" && reason == "Reconciled")
+        },
+        WAIT,
+    )
+    .await?;
+
+    let orphan = kubectl(
+        &[
+            "delete",
+            "mlservice",
+            MLS,
+            "-n",
+            ns.name(),
+            "--cascade=orphan",
+            "--wait",
+        ],
+        None,
+    )?;
+    anyhow::ensure!(orphan.success, "{}", orphan.stderr);
+    eventually(WAIT, || async {
+        let left = deployments.get(MLS).await?;
+        anyhow::ensure!(left.owner_references().is_empty(), "still owned");
+        Ok(())
+    })
+    .await?;
+    let before = settled_fingerprint(&deployments, MLS).await?;
+
+    apply_yaml(&mlservice_yaml(ns.name()))?;
+    let message = degraded_by_conflict(&mls, MLS).await?;
+    assert!(
+        message.contains(&format!(
+            "Deployment {MLS} already exists and has no controller"
+        )),
+        "{message}"
+    );
+    tokio::time::sleep(GC_GRACE).await;
+    assert_eq!(settled_fingerprint(&deployments, MLS).await?, before);
+
+    // Handed over by deleting the orphans: the new parent applies its own.
+    let selector = format!("app.kubernetes.io/instance={MLS}");
+    let gone = kubectl(
+        &[
+            "delete",
+            "deployments,services,servicemonitors,configmaps",
+            "-l",
+            &selector,
+            "-n",
+            ns.name(),
+            "--wait",
+        ],
+        None,
+    )?;
+    anyhow::ensure!(gone.success, "{}", gone.stderr);
+    let converged = await_condition(
+        &mls,
+        MLS,
+        |o: Option<&DynamicObject>| {
+            o.and_then(|o| condition(o, "Degraded"))
+                .is_some_and(|(status, _, _)| status == "False")
+        },
+        WAIT,
+    )
+    .await?
+    .expect("exists");
+    let uid = converged.uid().expect("uid");
+    let applied = eventually(WAIT, || async { Ok(deployments.get(MLS).await?) }).await?;
+    assert!(
+        applied.owner_references().iter().any(|o| o.uid == uid),
+        "{:?}",
+        applied.owner_references()
+    );
     Ok(())
 }
