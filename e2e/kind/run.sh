@@ -49,6 +49,8 @@ for crd in servicemonitors podmonitors prometheusrules; do
 done
 
 say "installing the chart with the images just built"
+# The watched namespace first: the chart puts the operator's Role there.
+kubectl create namespace tidewatch-kind --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 "$bin_dir/helm" --kubeconfig "$kubeconfig" upgrade --install tidewatch charts/tidewatch \
 	--namespace tidewatch-system --create-namespace \
 	--set image.repository=tidewatch-operator,image.tag="$tag",image.pullPolicy=Never \
@@ -61,7 +63,6 @@ kubectl -n tidewatch-system rollout status deployment/tidewatch --timeout=120s
 # never competes with the operators the suite starts: the example must become Ready with
 # real inference pods.
 say "applying the example MLService in namespace tidewatch-kind"
-kubectl create namespace tidewatch-kind --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 sed 's/namespace: fraud$/namespace: tidewatch-kind/' manifests/examples/fraud-detector.yaml |
 	sed '/featureStore:/,/timeoutMs:/d' | kubectl apply -f -
 kubectl -n tidewatch-kind wait --for=condition=Ready mlservice/fraud-detector --timeout=300s

@@ -35,12 +35,7 @@ pub async fn client() -> anyhow::Result<Client> {
             path.display()
         );
     }
-    let kubeconfig = Kubeconfig::read_from(&path)
-        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .with_context(|| format!("loading kubeconfig {}", path.display()))?;
-    let client = Client::try_from(config).context("building the Kubernetes client")?;
+    let client = client_from(&path).await?;
     client.apiserver_version().await.with_context(|| {
         format!(
             "the API server in {} does not answer; {HOW_TO_START}",
@@ -48,6 +43,16 @@ pub async fn client() -> anyhow::Result<Client> {
         )
     })?;
     Ok(client)
+}
+
+/// A client with the credentials of the kubeconfig at `path` (another user than the admin).
+pub async fn client_from(path: &std::path::Path) -> anyhow::Result<Client> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+    Client::try_from(config).context("building the Kubernetes client")
 }
 
 /// Path of a pinned tool: `TIDEWATCH_TOOLS_BIN/<name>`, else the build script's cache.

@@ -14,7 +14,7 @@ pub mod stack;
 mod wait;
 
 pub use cluster::{
-    Kubectl, client, kubeconfig_path, kubectl, repo_root, tool_path, workspace_binary,
+    Kubectl, client, client_from, kubeconfig_path, kubectl, repo_root, tool_path, workspace_binary,
 };
 pub use namespace::TestNamespace;
 pub use wait::{await_condition, eventually};

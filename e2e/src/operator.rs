@@ -122,17 +122,23 @@ pub fn operator_kubeconfig(service_account: &str) -> anyhow::Result<PathBuf> {
          apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tidewatch-e2e-{service_account}}}\n\
          roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}}\n\
          subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tidewatch-e2e-{service_account}, namespace: {OPERATOR_NAMESPACE}}}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tidewatch-operator}}\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tidewatch-e2e-{service_account}-leader-election, namespace: {OPERATOR_NAMESPACE}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tidewatch-operator-leader-election}}\n\
          subjects: [{{kind: ServiceAccount, name: {service_account}, namespace: {OPERATOR_NAMESPACE}}}]\n"
     ))?;
+    token_kubeconfig(service_account, OPERATOR_NAMESPACE)
+}
+
+/// A kubeconfig holding a token of the ServiceAccount `service_account` in `namespace`,
+/// with whatever rights are bound to it.
+pub fn token_kubeconfig(service_account: &str, namespace: &str) -> anyhow::Result<PathBuf> {
     let token = kubectl(
         &[
             "create",
             "token",
             service_account,
             "-n",
-            OPERATOR_NAMESPACE,
+            namespace,
             "--duration",
             "3h",
         ],
@@ -150,7 +156,7 @@ pub fn operator_kubeconfig(service_account: &str) -> anyhow::Result<PathBuf> {
     let ca = cluster["certificate-authority"]
         .as_str()
         .context("admin kubeconfig has no CA file")?;
-    let path = work_dir().join(format!("operator-{service_account}.kubeconfig"));
+    let path = work_dir().join(format!("operator-{namespace}-{service_account}.kubeconfig"));
     std::fs::write(
         &path,
         format!(
@@ -196,6 +202,16 @@ impl Operator {
     pub async fn start(namespace: &str, options: &OperatorOptions) -> anyhow::Result<Self> {
         install_crds()?;
         let kubeconfig = operator_kubeconfig(&options.service_account)?;
+        Self::start_with(namespace, options, kubeconfig).await
+    }
+
+    /// Starts an operator watching `namespace` with the credentials of `kubeconfig`, and
+    /// waits until it answers `/readyz`.
+    pub async fn start_with(
+        namespace: &str,
+        options: &OperatorOptions,
+        kubeconfig: PathBuf,
+    ) -> anyhow::Result<Self> {
         let metrics = loopback(free_port());
         let log_dir = work_dir().join("operator-logs");
         std::fs::create_dir_all(&log_dir)?;

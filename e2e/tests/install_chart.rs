@@ -1,9 +1,11 @@
 //! Installing Tidewatch as a user would, against the local control plane: the CRDs with
 //! `kubectl apply --server-side`, the Helm chart through install, upgrade and uninstall,
 //! the rendered bundle and the examples through a server-side dry run, and the chart's
-//! values schema. Under kwok the operator's pods are scheduled and reported Running, but
-//! no container runs, so these tests prove what the API server accepts and keeps, not
-//! the operator binary's behaviour in a pod (the `operator_*` tests cover that).
+//! values schema; with `watchNamespaces`, Roles in those namespaces only, the operator
+//! binary reconciling there with the chart's ServiceAccount token and refused (403)
+//! elsewhere. Under kwok the operator's pods are scheduled and reported Running, but no
+//! container runs, so these tests prove what the API server accepts and keeps, not the
+//! operator binary's behaviour in a pod (the `operator_*` tests cover that).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,12 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, Client};
 use serde::Deserialize;
 use tidewatch_e2e::helm::{chart_dir, helm};
-use tidewatch_e2e::operator::operator_output;
-use tidewatch_e2e::{Kubectl, TestNamespace, client, eventually, kubectl, unique_suffix};
+use tidewatch_e2e::operator::resources::condition;
+use tidewatch_e2e::operator::{Operator, OperatorOptions, operator_output, token_kubeconfig};
+use tidewatch_e2e::{
+    Kubectl, TestNamespace, await_condition, client, client_from, eventually, kubectl,
+    unique_suffix,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -535,6 +541,11 @@ async fn bad_values_are_refused_by_the_schema_with_their_path() -> anyhow::Resul
             "pattern",
         ),
         (
+            "allowedCredentialsSecrets={redis}",
+            "/allowedCredentialsSecrets/0",
+            "pattern",
+        ),
+        (
             "monitoringLabels.release=two words",
             "/monitoringLabels/release",
             "pattern",
@@ -572,5 +583,252 @@ async fn bad_values_are_refused_by_the_schema_with_their_path() -> anyhow::Resul
             .items
             .is_empty()
     );
+    Ok(())
+}
+
+/// Every document of `helm template` of the chart with `values`, in release namespace
+/// `tw-system`.
+fn rendered(values: &[&str]) -> anyhow::Result<Vec<serde_yaml::Value>> {
+    let chart = chart_dir();
+    let mut args = vec![
+        "template",
+        "tw",
+        path_str(&chart),
+        "--namespace",
+        "tw-system",
+    ];
+    for value in values {
+        args.extend(["--set", value]);
+    }
+    let out = ok("helm template", helm(&args)?)?;
+    let mut documents = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(&out.stdout) {
+        let value = serde_yaml::Value::deserialize(document)?;
+        if !value.is_null() {
+            documents.push(value);
+        }
+    }
+    Ok(documents)
+}
+
+/// `(kind, namespace)` of the rendered RBAC objects, sorted.
+fn rbac_objects(documents: &[serde_yaml::Value]) -> Vec<(String, String, String)> {
+    let mut found: Vec<(String, String, String)> = documents
+        .iter()
+        .filter(|d| d["apiVersion"].as_str() == Some("rbac.authorization.k8s.io/v1"))
+        .map(|d| {
+            let field = |v: &serde_yaml::Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                field(&d["kind"]),
+                field(&d["metadata"]["namespace"]),
+                field(&d["metadata"]["name"]),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn rules_of(document: &serde_yaml::Value) -> anyhow::Result<Vec<PolicyRule>> {
+    Ok(serde_yaml::from_value(document["rules"].clone())?)
+}
+
+#[tokio::test]
+async fn watched_namespaces_get_roles_and_nothing_cluster_wide_in_the_template()
+-> anyhow::Result<()> {
+    let rules = operator_cluster_rules()?;
+    let text = |s: &str| s.to_owned();
+
+    // All namespaces: one ClusterRole with the operator's rules, bound to the chart's account.
+    let all = rendered(&[])?;
+    assert_eq!(
+        rbac_objects(&all),
+        [
+            (text("ClusterRole"), text(""), text("tw-tidewatch")),
+            (text("ClusterRoleBinding"), text(""), text("tw-tidewatch")),
+        ]
+    );
+    let cluster_role = all
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("ClusterRole");
+    assert_eq!(rules_of(cluster_role)?, rules);
+
+    // Watched namespaces: a Role and RoleBinding in each, the Lease Role in the release's
+    // namespace, no ClusterRole or ClusterRoleBinding at all.
+    let watched = rendered(&[
+        "watchNamespaces={fraud,payments}",
+        "replicaCount=2",
+        "allowedCredentialsSecrets={fraud/redis,payments/*}",
+    ])?;
+    assert_eq!(
+        rbac_objects(&watched),
+        [
+            (text("Role"), text("fraud"), text("tw-tidewatch")),
+            (text("Role"), text("payments"), text("tw-tidewatch")),
+            (
+                text("Role"),
+                text("tw-system"),
+                text("tw-tidewatch-leader-election")
+            ),
+            (text("RoleBinding"), text("fraud"), text("tw-tidewatch")),
+            (text("RoleBinding"), text("payments"), text("tw-tidewatch")),
+            (
+                text("RoleBinding"),
+                text("tw-system"),
+                text("tw-tidewatch-leader-election")
+            ),
+        ]
+    );
+    let printed = operator_output(&["rbac", "--watch-namespace", "fraud,payments"])?;
+    for document in &watched {
+        let kind = document["kind"].as_str().unwrap_or_default();
+        let name = document["metadata"]["name"].as_str().unwrap_or_default();
+        if kind == "Role" && name == "tw-tidewatch" {
+            assert_eq!(rules_of(document)?, rules, "{document:?}");
+        }
+        if kind == "RoleBinding" && name == "tw-tidewatch" {
+            assert_eq!(document["roleRef"]["kind"], "Role");
+            assert_eq!(document["roleRef"]["name"], "tw-tidewatch");
+            assert_eq!(document["subjects"][0]["name"], "tw-tidewatch");
+            assert_eq!(document["subjects"][0]["namespace"], "tw-system");
+        }
+        if kind == "Deployment" {
+            let args = &document["spec"]["template"]["spec"]["containers"][0]["args"];
+            let args: Vec<String> = serde_yaml::from_value(args.clone())?;
+            assert!(
+                args.contains(&"--namespace=fraud,payments".to_owned()),
+                "{args:?}"
+            );
+            let allowed = "--allowed-credentials-secrets=fraud/redis,payments/*";
+            assert!(args.contains(&allowed.to_owned()), "{args:?}");
+        }
+    }
+    // The operator's own namespaced output agrees: Roles only, with the same rules.
+    let kinds: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Role",
+            "RoleBinding",
+            "Role",
+            "RoleBinding"
+        ],
+        "{printed}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_namespaced_install_reconciles_where_it_watches_and_is_refused_elsewhere()
+-> anyhow::Result<()> {
+    let client = client().await?;
+    apply_crds()?;
+    let release = Release::new(&client, "rbac-ns").await?;
+    let watched = TestNamespace::create(&client, "rbac-watched").await?;
+    let other = TestNamespace::create(&client, "rbac-other").await?;
+    ok(
+        "helm install",
+        release.helm(
+            "install",
+            &[
+                "--set",
+                &format!("watchNamespaces={{{}}}", watched.name()),
+                "--wait",
+                "--timeout",
+                "120s",
+            ],
+        )?,
+    )?;
+    let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
+    assert!(cluster_roles.get_opt(&release.fullname()).await?.is_none());
+
+    // The API server's authorizer: yes in the watched namespace, no anywhere else.
+    let user = release.service_account_user();
+    for (verb, resource) in [
+        ("watch", "mlservices.tidewatch.io"),
+        ("patch", "deployments.apps"),
+        ("create", "configmaps"),
+        ("delete", "prometheusrules.monitoring.coreos.com"),
+    ] {
+        assert!(
+            can_i(&user, verb, resource, watched.name())?,
+            "{verb} {resource}"
+        );
+        assert!(
+            !can_i(&user, verb, resource, other.name())?,
+            "{verb} {resource}"
+        );
+    }
+    let everywhere = kubectl(
+        &[
+            "auth",
+            "can-i",
+            "list",
+            "mlservices.tidewatch.io",
+            "--all-namespaces",
+            "--as",
+            &user,
+        ],
+        None,
+    )?;
+    assert_eq!(everywhere.stdout.trim(), "no");
+
+    // The chart's ServiceAccount itself: its requests outside the watched namespace are
+    // refused with 403 by the API server.
+    let kubeconfig = token_kubeconfig(&release.fullname(), release.ns())?;
+    let as_operator = client_from(&kubeconfig).await?;
+    let elsewhere: Api<Deployment> = Api::namespaced(as_operator.clone(), other.name());
+    match elsewhere.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        answer => panic!(
+            "listing Deployments in {} as the operator: {answer:?}",
+            other.name()
+        ),
+    }
+    let all: Api<DynamicObject> = Api::all_with(
+        as_operator.clone(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "tidewatch.io",
+            "v1alpha1",
+            "MLService",
+        )),
+    );
+    match all.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        answer => panic!("listing MLServices cluster-wide as the operator: {answer:?}"),
+    }
+
+    // The operator binary, with exactly the chart's rights, reconciles in the watched
+    // namespace (under kwok the chart's pod runs no container, so it runs here).
+    let mut options = OperatorOptions::new("rbac-ns");
+    options.extra_args = vec!["--leader-election=false".into()];
+    let _operator = Operator::start_with(watched.name(), &options, kubeconfig).await?;
+    ok(
+        "kubectl apply of the example MLService",
+        kubectl(
+            &["apply", "-f", "-"],
+            Some(&example_in(watched.name(), "fraud-detector.yaml")?),
+        )?,
+    )?;
+    let reconciled = await_condition(
+        &tidewatch_api(&client, watched.name(), "MLService"),
+        "fraud-detector",
+        |o: Option<&DynamicObject>| {
+            o.and_then(|o| condition(o, "Degraded"))
+                .is_some_and(|(status, reason, _)| status == "False" && reason == "Reconciled")
+        },
+        WAIT,
+    )
+    .await?;
+    assert!(reconciled.is_some());
+    let deployments: Api<Deployment> = watched.api();
+    deployments.get("fraud-detector").await?;
     Ok(())
 }

@@ -31,8 +31,9 @@ pub enum Command {
     /// Render MLService and SLO resources into plain manifests, offline.
     Render(RenderArgs),
     /// Run the controllers against the cluster of the current kubeconfig or service account.
-    Run(crate::runtime::config::RunArgs),
-    /// Print the operator's RBAC: ServiceAccount, ClusterRole, Role (Lease) and bindings.
+    Run(Box<crate::runtime::config::RunArgs>),
+    /// Print the operator's RBAC: ServiceAccount, ClusterRole (or a Role per watched
+    /// namespace), Role (Lease) and bindings.
     Rbac {
         /// Namespace the operator runs in.
         #[arg(long, default_value = "tidewatch-system")]
@@ -40,6 +41,10 @@ pub enum Command {
         /// ServiceAccount the operator runs as.
         #[arg(long, default_value = "tidewatch-operator")]
         service_account: String,
+        /// Namespaces the operator watches (its `run --namespace`), comma-separated: a Role
+        /// in each instead of a ClusterRole. All namespaces when empty.
+        #[arg(long, value_delimiter = ',')]
+        watch_namespace: Vec<String>,
     },
 }
 

@@ -21,14 +21,19 @@ fn main() -> ExitCode {
         Command::Crds { output_dir } => crds(output_dir.as_deref()).map(|()| ExitCode::SUCCESS),
         Command::Dashboards { output_dir } => dashboards(&output_dir).map(|()| ExitCode::SUCCESS),
         Command::Render(args) => run_render(&args),
-        Command::Run(args) => operator(args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => operator(*args).map(|()| ExitCode::SUCCESS),
         Command::Rbac {
             namespace,
             service_account,
-        } => tidewatch_operator::runtime::rbac::manifests(&namespace, &service_account)
-            .map(|yaml| print!("{yaml}"))
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
+            watch_namespace,
+        } => tidewatch_operator::runtime::rbac::manifests(
+            &namespace,
+            &service_account,
+            &watch_namespace,
+        )
+        .map(|yaml| print!("{yaml}"))
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", Report(e.as_ref()));

@@ -1,8 +1,11 @@
 //! The apply step: server-side apply of each desired child (field manager
 //! `tidewatch-operator`, forced, so a hand edit of an owned field is taken back) and deletion
 //! of owned children that are no longer wanted. A child that already matches is not written.
-//! Each parent's children are destructured field by field, so a new child that is neither
-//! applied nor pruned does not compile.
+//! Forcing is safe only on objects the parent owns: before any write, every child's name is
+//! looked up (the cache, else one metadata GET) and a live object the parent does not own
+//! (`ownership`) blocks the whole set, so a parent never takes over, half-applies or
+//! prunes beside someone else's object. Each parent's children are destructured field by
+//! field, so a new child that is neither checked, applied nor pruned does not compile.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -17,28 +20,69 @@ use super::context::Context;
 use super::drift::is_subset;
 use super::error::Error;
 use super::memory::{Applied, ParentKey};
+use super::metrics::ControllerName;
+use super::ownership::{self, Claimant, Conflict};
 use crate::builders::{ChildKind, MlServiceChildren, SloChildren};
 use crate::labels::MANAGER;
 
-/// The parent whose children are applied: where they live and which uid owns them.
+/// The parent whose children are applied: its kind, where they live and which uid owns them.
 pub struct Parent {
+    pub kind: String,
     pub key: ParentKey,
     pub uid: String,
 }
 
-/// Applies every child of an MLService, then prunes what it no longer wants. Returns the
-/// Deployment as the server (or the cache, when it already matched) has it.
+impl Parent {
+    pub fn of<K: Resource<DynamicType = ()>>(controller: ControllerName, parent: &K) -> Self {
+        Self {
+            kind: K::kind(&()).into_owned(),
+            key: ParentKey::of(controller, parent),
+            uid: parent.meta().uid.clone().unwrap_or_default(),
+        }
+    }
+
+    fn claimant(&self) -> Claimant<'_> {
+        Claimant {
+            kind: &self.kind,
+            name: &self.key.name,
+            uid: &self.uid,
+        }
+    }
+}
+
+/// What the apply step did.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// Every child is applied and the unwanted ones pruned.
+    Applied(T),
+    /// Nothing was written: these live objects hold children's names and are not the parent's.
+    Blocked(Vec<Conflict>),
+}
+
+/// Applies every child of an MLService, then prunes what it no longer wants, unless a child's
+/// name is taken. Returns the Deployment as the server (or the cache, when it already
+/// matched) has it.
 pub async fn mlservice_children(
     ctx: &Context,
     parent: &Parent,
     children: &MlServiceChildren,
-) -> Result<Deployment, Error> {
+) -> Result<Outcome<Deployment>, Error> {
     let MlServiceChildren {
         deployment,
         service,
         service_monitor,
         dashboard,
     } = children;
+    let mut conflicts = Vec::new();
+    conflicts.extend(check(ctx, parent, deployment).await?);
+    conflicts.extend(check(ctx, parent, service).await?);
+    conflicts.extend(check(ctx, parent, service_monitor).await?);
+    if let Some(dashboard) = dashboard {
+        conflicts.extend(check(ctx, parent, dashboard).await?);
+    }
+    if !conflicts.is_empty() {
+        return Ok(Outcome::Blocked(conflicts));
+    }
     let live_deployment = apply(ctx, parent, deployment).await?;
     apply(ctx, parent, service).await?;
     apply(ctx, parent, service_monitor).await?;
@@ -49,20 +93,49 @@ pub async fn mlservice_children(
     prune(ctx, parent, [service]).await?;
     prune(ctx, parent, [service_monitor]).await?;
     prune(ctx, parent, dashboard).await?;
-    decode(&live_deployment)
+    decode(&live_deployment).map(Outcome::Applied)
 }
 
-/// Applies every child of an SLO, then prunes what it no longer wants.
+/// Applies every child of an SLO, then prunes what it no longer wants, unless a child's name
+/// is taken.
 pub async fn slo_children(
     ctx: &Context,
     parent: &Parent,
     children: &SloChildren,
-) -> Result<(), Error> {
+) -> Result<Outcome<()>, Error> {
     let SloChildren { rule, dashboard } = children;
+    let mut conflicts = Vec::new();
+    conflicts.extend(check(ctx, parent, rule).await?);
+    conflicts.extend(check(ctx, parent, dashboard).await?);
+    if !conflicts.is_empty() {
+        return Ok(Outcome::Blocked(conflicts));
+    }
     apply(ctx, parent, rule).await?;
     apply(ctx, parent, dashboard).await?;
     prune(ctx, parent, [rule]).await?;
-    prune(ctx, parent, [dashboard]).await
+    prune(ctx, parent, [dashboard]).await?;
+    Ok(Outcome::Applied(()))
+}
+
+/// The conflict over `child`'s name, if a live object the parent does not own holds it.
+/// The cache holds every object labelled as ours, which covers the parent's own children
+/// after their first apply: the GET happens only for a name the cache does not know — a
+/// child not created yet, or someone else's unlabelled object.
+async fn check<K>(ctx: &Context, parent: &Parent, child: &K) -> Result<Option<Conflict>, Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let kind = ChildKind::of::<K>();
+    let (namespace, name) = (parent.key.namespace.as_str(), child.name_any());
+    let live = match ctx.children.get(&kind, namespace, &name) {
+        Some(cached) => cached.metadata.clone(),
+        None => match api(ctx, &kind, namespace).get_metadata_opt(&name).await {
+            Ok(Some(found)) => found.metadata,
+            Ok(None) => return Ok(None),
+            Err(source) => return Err(Error::Read { kind, name, source }),
+        },
+    };
+    Ok(ownership::conflict(&kind, &live, parent.claimant()))
 }
 
 fn digest(desired: &serde_json::Value) -> u64 {

@@ -13,6 +13,7 @@ use kube::runtime::reflector::Store;
 use super::cache::ChildStores;
 use super::memory::Memory;
 use super::metrics::Metrics;
+use super::secret_policy::SecretPolicy;
 use crate::api::MLService;
 use crate::live::Board;
 use crate::validate::OperatorSettings;
@@ -31,6 +32,8 @@ pub struct Context {
     pub requeue_after: Duration,
     /// Live SLO figures published for status, when the operator reads a Prometheus.
     pub live: Option<Arc<Board>>,
+    /// Which Secrets an MLService may name.
+    pub secrets: SecretPolicy,
 }
 
 impl Context {
@@ -54,7 +57,15 @@ impl Context {
             memory: Memory::default(),
             requeue_after,
             live: None,
+            secrets: SecretPolicy::default(),
         }
+    }
+
+    /// The same context, admitting only the Secret references `secrets` allows.
+    #[must_use]
+    pub fn with_secret_policy(mut self, secrets: SecretPolicy) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// The same context, with SLO statuses carrying the figures published on `board`.

@@ -1,14 +1,36 @@
 //! Kubernetes Events about a resource (events.k8s.io/v1): published from the update_status
 //! step, only when the Degraded condition appears or its message changes, so that a resource
-//! that stays invalid does not produce a write per reconciliation.
+//! that stays invalid or blocked does not produce a write per reconciliation.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
 use super::context::Context;
+use super::ownership::REASON_CHILD_CONFLICT;
+use super::status::{Verdict, degraded_message};
 
 /// Longest note the events API accepts.
 const MAX_NOTE: usize = 1024;
+
+/// A Warning Event with `degraded`'s reason and message, when it is True and says something
+/// other than the `previous` conditions did.
+pub async fn degraded<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    degraded: &Verdict,
+    previous: &[Condition],
+) {
+    if !degraded.status || degraded_message(previous) == Some(degraded.message.as_str()) {
+        return;
+    }
+    let action = if degraded.reason == REASON_CHILD_CONFLICT {
+        "Apply"
+    } else {
+        "Validate"
+    };
+    warn(ctx, obj, &degraded.reason, action, &degraded.message).await;
+}
 
 /// Publishes a Warning event naming what is wrong with `obj`. Failures are logged, never
 /// fatal: the condition on status already says the same.

@@ -9,13 +9,14 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::apply::{self, Parent};
+use super::apply::{self, Outcome, Parent};
 use super::context::Context;
 use super::error::Error;
 use super::events;
-use super::memory::ParentKey;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
+use super::ownership::{self, Conflict, REASON_CHILD_CONFLICT};
+use super::secret_policy::REASON_SECRET_NOT_ALLOWED;
 use super::status::{self, Assessment, Verdict};
 use crate::api::conditions::{REASON_INVALID_SPEC, REASON_RECONCILED};
 use crate::api::{MLService, MlServiceStatus};
@@ -46,31 +47,48 @@ async fn reconcile_steps(mls: &MLService, ctx: &Context) -> Result<Progress, Err
         // No children from an invalid spec; existing ones are kept as they were, so an
         // invalid edit never takes a serving model down. Nothing converges until it is fixed.
         Err(errors) => (invalid_status(mls, ctx, &errors)?, Progress::Settled),
-        Ok(valid) => {
-            let children = MlServiceChildren::build(&valid, &ctx.settings);
-            let parent = Parent {
-                key: ParentKey::of(CONTROLLER, mls),
-                uid: mls.uid().unwrap_or_default(),
-            };
-            let deployment = apply::mlservice_children(ctx, &parent, &children).await?;
-            let rollout = current_rollout(ctx, &parent, &valid, &deployment).await?;
-            let progress = if rollout.complete() {
-                Progress::Settled
-            } else {
-                Progress::Converging
-            };
-            let status = MlServiceStatus {
-                observed_generation: mls.metadata.generation,
-                conditions: Vec::new(),
-                ready_replicas: Some(rollout.ready),
-                endpoint: Some(endpoint(&valid)),
-                children: children.refs(),
-            };
-            ((status, rollout.assessment()), progress)
-        }
+        Ok(valid) => match ctx.secrets.refusal(&valid) {
+            // Like an invalid spec: no children, the existing ones kept as they were.
+            Some(refusal) => {
+                let waiting = "waiting for an allowed Secret";
+                let assessment = Assessment::refused(REASON_SECRET_NOT_ALLOWED, &refusal, waiting);
+                (unapplied_status(mls, ctx, assessment)?, Progress::Settled)
+            }
+            None => applied(mls, ctx, &valid).await?,
+        },
     };
     update_status(mls, ctx, desired_status).await?;
     Ok(progress)
+}
+
+/// Build → apply of a valid, admitted MLService, and the status that follows.
+async fn applied(
+    mls: &MLService,
+    ctx: &Context,
+    valid: &ValidMlService,
+) -> Result<((MlServiceStatus, Assessment), Progress), Error> {
+    let children = MlServiceChildren::build(valid, &ctx.settings);
+    let parent = Parent::of(CONTROLLER, mls);
+    let deployment = match apply::mlservice_children(ctx, &parent, &children).await? {
+        Outcome::Blocked(conflicts) => {
+            return Ok((blocked_status(mls, ctx, &conflicts)?, Progress::Blocked));
+        }
+        Outcome::Applied(deployment) => deployment,
+    };
+    let rollout = current_rollout(ctx, &parent, valid, &deployment).await?;
+    let progress = if rollout.complete() {
+        Progress::Settled
+    } else {
+        Progress::Converging
+    };
+    let status = MlServiceStatus {
+        observed_generation: mls.metadata.generation,
+        conditions: Vec::new(),
+        ready_replicas: Some(rollout.ready),
+        endpoint: Some(endpoint(valid)),
+        children: children.refs(),
+    };
+    Ok(((status, rollout.assessment()), progress))
 }
 
 /// The rollout of the applied Deployment. The cache follows a watch, which can fall behind
@@ -104,11 +122,28 @@ fn invalid_status(
     errors: &ValidationErrors,
 ) -> Result<(MlServiceStatus, Assessment), Error> {
     let message = format!("invalid spec: {errors}");
-    let assessment = Assessment {
-        ready: Verdict::new(false, REASON_INVALID_SPEC, message.clone()),
-        progressing: Verdict::new(false, REASON_INVALID_SPEC, "waiting for a valid spec"),
-        degraded: Verdict::new(true, REASON_INVALID_SPEC, message),
-    };
+    let assessment = Assessment::refused(REASON_INVALID_SPEC, &message, "waiting for a valid spec");
+    unapplied_status(mls, ctx, assessment)
+}
+
+fn blocked_status(
+    mls: &MLService,
+    ctx: &Context,
+    conflicts: &[Conflict],
+) -> Result<(MlServiceStatus, Assessment), Error> {
+    let message = ownership::message(conflicts);
+    let waiting = "waiting for the conflicting objects to go";
+    let assessment = Assessment::refused(REASON_CHILD_CONFLICT, &message, waiting);
+    unapplied_status(mls, ctx, assessment)
+}
+
+/// The status of an MLService whose children were left as they were: what it said before,
+/// with the replicas its Deployment, if any, reports now.
+fn unapplied_status(
+    mls: &MLService,
+    ctx: &Context,
+    assessment: Assessment,
+) -> Result<(MlServiceStatus, Assessment), Error> {
     let previous = mls.status.clone().unwrap_or_default();
     let deployment: Option<Deployment> = ctx.children.get_typed(
         &mls.namespace().unwrap_or_default(),
@@ -199,16 +234,8 @@ async fn update_status(
     let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
     desired.conditions = assessment.conditions(previous, mls.metadata.generation, status::now());
     let written = status::write_if_changed(ctx, mls, current, &desired).await?;
-    let degraded = status::degraded_message(&desired.conditions);
-    if written && degraded.is_some() && degraded != status::degraded_message(previous) {
-        events::warn(
-            ctx,
-            mls,
-            REASON_INVALID_SPEC,
-            "Validate",
-            degraded.unwrap_or_default(),
-        )
-        .await;
+    if written {
+        events::degraded(ctx, mls, &assessment.degraded, previous).await;
     }
     Ok(())
 }

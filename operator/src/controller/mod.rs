@@ -13,8 +13,10 @@ pub mod memory;
 pub mod metrics;
 pub mod mlservice;
 pub mod outcome;
+pub mod ownership;
 #[cfg(test)]
 mod reconcile_tests;
+pub mod secret_policy;
 pub mod slo;
 pub mod status;
 pub mod watches;
@@ -33,6 +35,7 @@ use kube::{Client, Resource};
 use cache::ChildStores;
 use context::Context;
 use metrics::{ControllerName, Metrics};
+use secret_policy::SecretPolicy;
 use watches::Triggers;
 
 use crate::api::{MLService, SLO};
@@ -59,6 +62,8 @@ pub struct Options {
     pub instance: String,
     /// Live SLO figures from Prometheus, when configured.
     pub live: Option<LiveSettings>,
+    /// Which Secrets an MLService may name.
+    pub secrets: SecretPolicy,
 }
 
 /// Runs both controllers in `scope` until `shutdown` resolves.
@@ -96,7 +101,8 @@ pub async fn run(
         metrics,
         Recorder::new(client, reporter),
         options.requeue_after,
-    );
+    )
+    .with_secret_policy(options.secrets);
     let live = match options.live {
         Some(live) => {
             let board = Arc::new(Board::default());

@@ -17,6 +17,10 @@ use crate::report::Report;
 /// not (a watch re-established after the API server came back can miss changes).
 pub const CONVERGING_RECHECK: Duration = Duration::from_secs(10);
 
+/// How often a parent blocked by a conflict is looked at again, at most: each look costs a
+/// metadata GET per conflicting name the cache does not hold, for as long as it lasts.
+pub const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
+
 /// Where a successful reconciliation left its object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -24,6 +28,9 @@ pub enum Progress {
     Settled,
     /// Applied, but the children have not got there yet (a rollout in progress).
     Converging,
+    /// Not applied: objects the parent does not own hold children's names. Most of them send
+    /// no event when they go (they are not in the child watches), so only a re-check sees it.
+    Blocked,
 }
 
 /// Records a finished reconciliation and requeues a success: a settled object after the
@@ -48,6 +55,7 @@ fn next_check(progress: Progress, periodic: Duration) -> Duration {
     match progress {
         Progress::Settled => periodic,
         Progress::Converging => periodic.min(CONVERGING_RECHECK),
+        Progress::Blocked => periodic.min(BLOCKED_RECHECK),
     }
 }
 

@@ -11,13 +11,13 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::apply::{self, Parent};
+use super::apply::{self, Outcome, Parent};
 use super::context::Context;
 use super::error::Error;
 use super::events;
-use super::memory::ParentKey;
 use super::metrics::ControllerName;
 use super::outcome::{self, Progress};
+use super::ownership::{self, REASON_CHILD_CONFLICT};
 use super::status::{self, Assessment, Verdict};
 
 use crate::api::conditions::{
@@ -34,10 +34,7 @@ const CONTROLLER: ControllerName = ControllerName::slo;
 /// Entry point for the controller runtime.
 pub async fn reconcile(slo: Arc<SLO>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    // An SLO's children are rules and a dashboard: applied means done.
-    let result = reconcile_steps(&slo, &ctx)
-        .await
-        .map(|()| Progress::Settled);
+    let result = reconcile_steps(&slo, &ctx).await;
     outcome::finish(&ctx, CONTROLLER, slo.as_ref(), started, result)
 }
 
@@ -73,10 +70,10 @@ fn dereference(slo: &SLO, ctx: &Context) -> Option<Arc<MLService>> {
         .get(&ObjectRef::new(&target.ml_service).within(&namespace))
 }
 
-async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
+async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<Progress, Error> {
     let target = dereference(slo, ctx);
     let previous = slo.status.clone().unwrap_or_default();
-    let (desired, assessment) = match validate_slo(slo, target.as_deref()) {
+    let (desired, assessment, progress) = match validate_slo(slo, target.as_deref()) {
         // No children from an invalid spec; existing ones are kept (see mlservice.rs).
         Err(errors) => {
             let reason = if slo.spec.target.is_some() && target.is_none() {
@@ -85,49 +82,69 @@ async fn reconcile_steps(slo: &SLO, ctx: &Context) -> Result<(), Error> {
                 REASON_INVALID_SPEC
             };
             let message = format!("invalid spec: {errors}");
-            let assessment = Assessment {
-                ready: Verdict::new(false, reason, message.clone()),
-                progressing: Verdict::new(false, reason, "waiting for a valid spec"),
-                degraded: Verdict::new(true, reason, message),
-            };
+            let assessment = Assessment::refused(reason, &message, "waiting for a valid spec");
             let status = SloStatus {
                 observed_generation: slo.metadata.generation,
                 conditions: Vec::new(),
                 ..previous
             };
-            (status, assessment)
+            (status, assessment, Progress::Settled)
         }
         Ok(valid) => {
             let children = SloChildren::build(&valid, &ctx.settings);
-            let parent = Parent {
-                key: ParentKey::of(CONTROLLER, slo),
-                uid: slo.uid().unwrap_or_default(),
-            };
-            apply::slo_children(ctx, &parent, &children).await?;
-            // Distinct names in group order (the burn-rate alerts share one name per tier).
-            let rule_names = rule_names(&valid);
-            let summary = format!(
-                "{} rules in PrometheusRule {}{}",
-                rule_names.len(),
-                children.rule.name_any(),
-                raised_note(&valid)
-            );
-            let assessment = Assessment {
-                ready: Verdict::new(true, REASON_RECONCILED, summary),
-                progressing: Verdict::new(false, REASON_RECONCILED, "rules applied"),
-                degraded: Verdict::new(false, REASON_RECONCILED, "every child is applied"),
-            };
-            let status = SloStatus {
-                observed_generation: slo.metadata.generation,
-                conditions: Vec::new(),
-                rule_names,
-                children: children.refs(),
-                ..previous
-            };
-            (status, assessment)
+            let parent = Parent::of(CONTROLLER, slo);
+            match apply::slo_children(ctx, &parent, &children).await? {
+                Outcome::Blocked(conflicts) => {
+                    let message = ownership::message(&conflicts);
+                    let waiting = "waiting for the conflicting objects to go";
+                    let assessment = Assessment::refused(REASON_CHILD_CONFLICT, &message, waiting);
+                    let status = SloStatus {
+                        observed_generation: slo.metadata.generation,
+                        conditions: Vec::new(),
+                        ..previous
+                    };
+                    (status, assessment, Progress::Blocked)
+                }
+                // An SLO's children are rules and a dashboard: applied means done.
+                Outcome::Applied(()) => {
+                    let (status, assessment) = applied_status(slo, &valid, &children, previous);
+                    (status, assessment, Progress::Settled)
+                }
+            }
         }
     };
-    update_status(slo, ctx, desired, &assessment).await
+    update_status(slo, ctx, desired, &assessment).await?;
+    Ok(progress)
+}
+
+/// The status of an SLO whose children are applied.
+fn applied_status(
+    slo: &SLO,
+    valid: &ValidSlo,
+    children: &SloChildren,
+    previous: SloStatus,
+) -> (SloStatus, Assessment) {
+    // Distinct names in group order (the burn-rate alerts share one name per tier).
+    let rule_names = rule_names(valid);
+    let summary = format!(
+        "{} rules in PrometheusRule {}{}",
+        rule_names.len(),
+        children.rule.name_any(),
+        raised_note(valid)
+    );
+    let assessment = Assessment {
+        ready: Verdict::new(true, REASON_RECONCILED, summary),
+        progressing: Verdict::new(false, REASON_RECONCILED, "rules applied"),
+        degraded: Verdict::new(false, REASON_RECONCILED, "every child is applied"),
+    };
+    let status = SloStatus {
+        observed_generation: slo.metadata.generation,
+        conditions: Vec::new(),
+        rule_names,
+        children: children.refs(),
+        ..previous
+    };
+    (status, assessment)
 }
 
 /// Says which alert windows the scrape interval raised above the Workbook's, if any.
@@ -178,10 +195,8 @@ async fn update_status(
     if written {
         announce_trouble(slo, ctx, live.as_ref(), previous).await;
     }
-    let degraded = status::degraded_message(&desired.conditions);
-    if written && degraded.is_some() && degraded != status::degraded_message(previous) {
-        let reason = &assessment.degraded.reason;
-        events::warn(ctx, slo, reason, "Validate", degraded.unwrap_or_default()).await;
+    if written {
+        events::degraded(ctx, slo, &assessment.degraded, previous).await;
     }
     Ok(())
 }

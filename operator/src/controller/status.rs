@@ -46,6 +46,15 @@ impl Verdict {
 }
 
 impl Assessment {
+    /// A resource whose children were not applied, with the reason and message why.
+    pub fn refused(reason: &str, message: &str, waiting: &str) -> Self {
+        Self {
+            ready: Verdict::new(false, reason, message),
+            progressing: Verdict::new(false, reason, waiting),
+            degraded: Verdict::new(true, reason, message),
+        }
+    }
+
     /// Turns the verdicts into conditions, keeping the transition time of every condition
     /// whose status did not change.
     pub fn conditions(

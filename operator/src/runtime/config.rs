@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use crate::controller::Scope;
+use crate::controller::secret_policy::AllowedSecret;
 use crate::live::client::ConfigError;
 use crate::live::{LiveMetrics, LiveSettings, Prometheus, PrometheusConfig, Thresholds};
 use crate::validate::{OperatorSettings, SettingsError};
@@ -31,6 +32,16 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub namespaces: Vec<String>,
+    /// Secrets an MLService may name as `spec.featureStore.credentialsSecret`, as
+    /// `namespace/name` or `namespace/*` (repeatable or comma-separated). When empty, any
+    /// Secret of the MLService's namespace. An MLService naming another gets no children and
+    /// a `Degraded` condition with reason `SecretNotAllowed`.
+    #[arg(
+        long,
+        env = "TIDEWATCH_ALLOWED_CREDENTIALS_SECRETS",
+        value_delimiter = ','
+    )]
+    pub allowed_credentials_secrets: Vec<AllowedSecret>,
     /// Image for MLServices that name none.
     #[arg(long, env = "TIDEWATCH_DEFAULT_IMAGE", default_value = crate::validate::settings_defaults::IMAGE)]
     pub default_image: String,

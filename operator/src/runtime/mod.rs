@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
 use crate::controller::metrics::Metrics;
+use crate::controller::secret_policy::SecretPolicy;
 use crate::controller::{self, Options, Scope};
 use crate::live::LiveMetrics;
 use crate::validate::OperatorSettings;
@@ -100,6 +101,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             requeue_after: args.requeue_after(),
             instance: identity.clone(),
             live,
+            secrets: SecretPolicy::from_list(args.allowed_credentials_secrets.clone()),
         },
         metrics,
     };

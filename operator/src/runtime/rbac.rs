@@ -1,9 +1,12 @@
-//! The operator's exact permissions, in one place: a ClusterRole for what it watches and
-//! writes in any namespace, and a Role for its leader-election Lease in its own namespace.
-//! Groups and resources are read off the types the operator uses — the parents, the kinds of
-//! every parent's children, Events, Leases — so a new child kind is covered without an edit
-//! here. `tidewatch-operator rbac` prints them with a ServiceAccount and the bindings; the
-//! Helm chart, `manifests/` and the e2e suite use that output. No wildcards.
+//! The operator's exact permissions, in one place: the rules for what it watches and writes
+//! where it reconciles, and a Role for its leader-election Lease in its own namespace. Every
+//! resource those rules name is namespaced and the operator reads nothing cluster-scoped, so
+//! the same rules serve a ClusterRole over all namespaces or, when it watches a list of
+//! namespaces, one Role in each and nothing cluster-wide. Groups and resources are read off
+//! the types the operator uses — the parents, the kinds of every parent's children, Events,
+//! Leases — so a new child kind is covered without an edit here. `tidewatch-operator rbac`
+//! prints them with a ServiceAccount and the bindings; the Helm chart, `manifests/` and the
+//! e2e suite use that output. No wildcards, no Secrets, no Pods.
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -45,8 +48,9 @@ fn rules(resources: &[ApiResource], subresource: Option<&str>, verbs: &[&str]) -
 /// deleted when no longer wanted.
 const CHILD_VERBS: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
 
-/// The cluster-wide rules.
-pub fn cluster_rules() -> Vec<PolicyRule> {
+/// The rules where the operator reconciles: in a ClusterRole when it watches every namespace,
+/// in a Role per namespace when it watches a list.
+pub fn reconcile_rules() -> Vec<PolicyRule> {
     let parents = [
         ApiResource::erase::<MLService>(&()),
         ApiResource::erase::<SLO>(&()),
@@ -99,8 +103,13 @@ fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
 }
 
 /// Every RBAC object of an installation whose operator runs as `service_account` in
-/// `namespace`, as one multi-document YAML stream.
-pub fn manifests(namespace: &str, service_account: &str) -> Result<String, serde_yaml::Error> {
+/// `namespace`, as one multi-document YAML stream: the reconcile rules in a ClusterRole when
+/// `watched` is empty (all namespaces), else in a Role and RoleBinding in each of `watched`.
+pub fn manifests(
+    namespace: &str,
+    service_account: &str,
+    watched: &[String],
+) -> Result<String, serde_yaml::Error> {
     let subject = Subject {
         kind: "ServiceAccount".into(),
         name: service_account.into(),
@@ -113,31 +122,47 @@ pub fn manifests(namespace: &str, service_account: &str) -> Result<String, serde
         kind: kind.into(),
         name: role_name.into(),
     };
-    let documents = [
-        serde_yaml::to_string(&ServiceAccount {
-            metadata: meta(service_account, Some(namespace)),
-            ..ServiceAccount::default()
-        })?,
-        serde_yaml::to_string(&ClusterRole {
+    let mut documents = vec![serde_yaml::to_string(&ServiceAccount {
+        metadata: meta(service_account, Some(namespace)),
+        ..ServiceAccount::default()
+    })?];
+    if watched.is_empty() {
+        documents.push(serde_yaml::to_string(&ClusterRole {
             metadata: meta(role_name, None),
-            rules: Some(cluster_rules()),
+            rules: Some(reconcile_rules()),
             ..ClusterRole::default()
-        })?,
-        serde_yaml::to_string(&ClusterRoleBinding {
+        })?);
+        documents.push(serde_yaml::to_string(&ClusterRoleBinding {
             metadata: meta(role_name, None),
             role_ref: role_ref("ClusterRole"),
             subjects: Some(vec![subject.clone()]),
-        })?,
-        serde_yaml::to_string(&Role {
-            metadata: meta(role_name, Some(namespace)),
-            rules: Some(lease_rules()),
-        })?,
-        serde_yaml::to_string(&RoleBinding {
-            metadata: meta(role_name, Some(namespace)),
+        })?);
+    }
+    for watched in watched {
+        documents.push(serde_yaml::to_string(&Role {
+            metadata: meta(role_name, Some(watched)),
+            rules: Some(reconcile_rules()),
+        })?);
+        documents.push(serde_yaml::to_string(&RoleBinding {
+            metadata: meta(role_name, Some(watched)),
             role_ref: role_ref("Role"),
-            subjects: Some(vec![subject]),
-        })?,
-    ];
+            subjects: Some(vec![subject.clone()]),
+        })?);
+    }
+    // The Lease's Role is named apart: the operator's namespace may also be a watched one.
+    let lease_role = format!("{role_name}-leader-election");
+    documents.push(serde_yaml::to_string(&Role {
+        metadata: meta(&lease_role, Some(namespace)),
+        rules: Some(lease_rules()),
+    })?);
+    documents.push(serde_yaml::to_string(&RoleBinding {
+        metadata: meta(&lease_role, Some(namespace)),
+        role_ref: RoleRef {
+            name: lease_role.clone(),
+            ..role_ref("Role")
+        },
+        subjects: Some(vec![subject]),
+    })?);
     Ok(documents.iter().map(|d| format!("---\n{d}")).collect())
 }
 
@@ -147,7 +172,7 @@ mod tests {
 
     #[test]
     fn no_wildcards_and_no_reads_of_secrets() {
-        for rule in cluster_rules().into_iter().chain(lease_rules()) {
+        for rule in reconcile_rules().into_iter().chain(lease_rules()) {
             let words = rule
                 .api_groups
                 .iter()
@@ -167,7 +192,7 @@ mod tests {
 
     #[test]
     fn every_child_kind_is_covered() {
-        let rules = cluster_rules();
+        let rules = reconcile_rules();
         for kind in all_kinds() {
             let resource = kind.api_resource();
             let covered = rules.iter().any(|r| {
@@ -181,11 +206,57 @@ mod tests {
         }
     }
 
+    fn kinds_and_namespaces(yaml: &str) -> Vec<(String, Option<String>)> {
+        yaml.split("---\n")
+            .filter(|doc| !doc.trim().is_empty())
+            .map(|doc| {
+                let value: serde_yaml::Value = serde_yaml::from_str(doc).unwrap();
+                let kind = value["kind"].as_str().unwrap().to_owned();
+                let namespace = value["metadata"]["namespace"].as_str().map(str::to_owned);
+                (kind, namespace)
+            })
+            .collect()
+    }
+
     #[test]
-    fn manifests_are_five_documents() {
-        let yaml = manifests("tidewatch-system", "tidewatch-operator").unwrap();
-        assert_eq!(yaml.matches("---\n").count(), 5);
-        assert!(yaml.contains("kind: ClusterRole\n"));
-        assert!(yaml.contains("namespace: tidewatch-system"));
+    fn all_namespaces_get_a_cluster_role() {
+        let yaml = manifests("tidewatch-system", "tidewatch-operator", &[]).unwrap();
+        let system = Some("tidewatch-system".to_owned());
+        assert_eq!(
+            kinds_and_namespaces(&yaml),
+            [
+                ("ServiceAccount".into(), system.clone()),
+                ("ClusterRole".into(), None),
+                ("ClusterRoleBinding".into(), None),
+                ("Role".into(), system.clone()),
+                ("RoleBinding".into(), system),
+            ]
+        );
+    }
+
+    #[test]
+    fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
+        let watched = ["fraud".to_owned(), "payments".to_owned()];
+        let yaml = manifests("tidewatch-system", "tidewatch-operator", &watched).unwrap();
+        let found = kinds_and_namespaces(&yaml);
+        assert!(
+            found
+                .iter()
+                .all(|(kind, ns)| ns.is_some() && !kind.starts_with("Cluster")),
+            "{found:?}"
+        );
+        for namespace in &watched {
+            for kind in ["Role", "RoleBinding"] {
+                assert!(
+                    found.contains(&(kind.to_owned(), Some(namespace.clone()))),
+                    "{found:?}"
+                );
+            }
+        }
+        assert!(
+            yaml.contains(
+                "name: tidewatch-operator-leader-election\n  namespace: tidewatch-system"
+            )
+        );
     }
 }

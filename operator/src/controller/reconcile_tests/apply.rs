@@ -36,7 +36,8 @@ async fn a_new_mlservice_gets_every_child_applied_then_its_status() {
     let mls = mlservice(serving_spec());
     let children = MlsChildren::of(&mls);
     let mut harness = Harness::new();
-    let scenario = vec![
+    let mut scenario = name_lookups(&MLS_CHILDREN);
+    scenario.extend([
         Expect::apply(path::DEPLOYMENT)
             .body(children.deployment.clone())
             .reply(Reply::applied("1")),
@@ -64,7 +65,7 @@ async fn a_new_mlservice_gets_every_child_applied_then_its_status() {
                 "conditions": conditions(("False", "PodsNotReady"), ("True", "RollingOut"), ("False", "Reconciled")),
             }}),
         ),
-    ];
+    ]);
     let action = harness.reconcile_mlservice(&mls, scenario).await;
     assert_eq!(
         action.unwrap(),
@@ -205,7 +206,8 @@ async fn a_new_slo_gets_its_rule_and_dashboard_applied_then_its_status() {
     let children = SloChildren::of(&slo, &target);
     let mut harness = Harness::new();
     harness.cache_mlservice(&target);
-    let scenario = vec![
+    let mut scenario = name_lookups(&SLO_CHILDREN);
+    scenario.extend([
         Expect::apply(path::RULE)
             .body(children.rule.clone())
             .reply(Reply::applied("1")),
@@ -227,10 +229,10 @@ async fn a_new_slo_gets_its_rule_and_dashboard_applied_then_its_status() {
                 },
             }),
         ),
-    ];
+    ]);
     let action = harness.reconcile_slo(&slo, scenario).await;
     assert_eq!(action.unwrap(), Action::requeue(REQUEUE_AFTER));
-    let written: SloStatus = harness.sent(2, "/status");
+    let written: SloStatus = harness.sent(4, "/status");
     assert!(written.rule_names.iter().any(|n| n == "SLOErrorBudgetBurn"));
     assert_eq!(
         written.conditions[0].message,

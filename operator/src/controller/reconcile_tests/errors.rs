@@ -11,11 +11,12 @@ async fn first_apply_answered(code: u16) -> (Harness, MLService, Error) {
     let mls = mlservice(serving_spec());
     let mut harness = Harness::new();
     let deployment = MlsChildren::of(&mls).deployment;
-    let scenario = vec![
+    let mut scenario = name_lookups(&MLS_CHILDREN);
+    scenario.push(
         Expect::apply(path::DEPLOYMENT)
             .body(deployment)
             .reply(Reply::failure(code)),
-    ];
+    );
     let error = harness
         .reconcile_mlservice(&mls, scenario)
         .await
@@ -59,11 +60,12 @@ async fn a_failed_slo_apply_counts_for_the_slo_controller() {
     let mut harness = Harness::new();
     harness.cache_mlservice(&target);
     let rule = SloChildren::of(&slo, &target).rule;
-    let scenario = vec![
+    let mut scenario = name_lookups(&SLO_CHILDREN);
+    scenario.push(
         Expect::apply(path::RULE)
             .body(rule)
             .reply(Reply::failure(503)),
-    ];
+    );
     let error = harness.reconcile_slo(&slo, scenario).await.unwrap_err();
     assert_eq!(error.category(), "apply_unavailable");
     assert!(

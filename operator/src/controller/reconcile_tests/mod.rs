@@ -4,6 +4,7 @@
 //! children from the pure builders); no production code depends on it.
 
 mod apply;
+mod conflicts;
 mod errors;
 mod live_status;
 mod status_events;
@@ -269,6 +270,26 @@ fn status_write(path: &str, parent: &impl serde::Serialize, patch: Value) -> Exp
         .body_includes(patch)
         .reply(mock_apiserver::Reply::applied_onto(to_json(parent), "20"))
 }
+
+/// The metadata reads of children's names the cache does not hold, answered "not found":
+/// what a parent's first reconciliation sends before its first apply.
+fn name_lookups(paths: &[&str]) -> Vec<Expect> {
+    paths
+        .iter()
+        .map(|path| Expect::get(path).reply(mock_apiserver::Reply::failure(404)))
+        .collect()
+}
+
+/// Every child name of the MLService `fraud-detector`, in apply order.
+const MLS_CHILDREN: [&str; 4] = [
+    path::DEPLOYMENT,
+    path::SERVICE,
+    path::SERVICE_MONITOR,
+    path::MLS_DASHBOARD,
+];
+
+/// Every child name of the SLO `fraud-detector-availability`, in apply order.
+const SLO_CHILDREN: [&str; 2] = [path::RULE, path::SLO_DASHBOARD];
 
 /// Conditions as a status write carries them, without their transition times.
 fn conditions(ready: (&str, &str), progressing: (&str, &str), degraded: (&str, &str)) -> Value {
