@@ -6,6 +6,7 @@ mod errors;
 mod mlservice;
 mod names;
 mod newtypes;
+mod promql_string;
 mod selector;
 mod settings;
 mod slo;

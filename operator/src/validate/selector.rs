@@ -1,7 +1,9 @@
 //! Parsing of the series selectors a `ratio` indicator names into a [`Selector`]: a metric
-//! name and matchers, regexes compiled. Printing them back escaped is `promql`'s job.
+//! name and matchers, values unquoted as PromQL unquotes them, regexes compiled. Printing
+//! them back escaped is `promql`'s job.
 
 use super::names::is_prometheus_label_name;
+use super::promql_string::string_literal;
 use crate::promql::{MatchOp, Matcher, Selector};
 
 impl Selector {
@@ -123,41 +125,8 @@ impl Parser {
     }
 
     fn string(&mut self) -> Result<String, String> {
-        let quote = match self.peek() {
-            Some(q @ ('"' | '\'')) => q,
-            _ => {
-                return Err(format!(
-                    "expected a quoted value at character {}",
-                    self.pos + 1
-                ));
-            }
-        };
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let c = self.peek().ok_or("unterminated string")?;
-            self.pos += 1;
-            match c {
-                c if c == quote => return Ok(out),
-                '\n' | '\r' => return Err("line break inside a string".into()),
-                '\\' => {
-                    let e = self.peek().ok_or("unterminated escape")?;
-                    self.pos += 1;
-                    let unescaped = match e {
-                        'n' => '\n',
-                        't' => '\t',
-                        'r' => '\r',
-                        '\\' | '"' | '\'' => e,
-                        other => {
-                            // PromQL keeps regex escapes such as `\.` in the value.
-                            out.push('\\');
-                            other
-                        }
-                    };
-                    out.push(unescaped);
-                }
-                c => out.push(c),
-            }
-        }
+        let (value, end) = string_literal(&self.chars, self.pos)?;
+        self.pos = end;
+        Ok(value)
     }
 }
