@@ -7,6 +7,7 @@ mod mlservice;
 mod names;
 mod newtypes;
 mod promql_string;
+mod re2;
 mod selector;
 mod settings;
 mod slo;

@@ -1,10 +1,24 @@
 //! Parsing of the series selectors a `ratio` indicator names into a [`Selector`]: a metric
-//! name and matchers, values unquoted as PromQL unquotes them, regexes compiled. Printing
-//! them back escaped is `promql`'s job.
+//! name and matchers, values unquoted as PromQL unquotes them and regexes checked as
+//! Prometheus compiles them. Printing them back escaped is `promql`'s job.
 
 use super::names::is_prometheus_label_name;
 use super::promql_string::string_literal;
+use super::re2;
 use crate::promql::{MatchOp, Matcher, Selector};
+
+/// Words PromQL's lexer reads as something other than a metric name even before `{`
+/// (keywords are case-insensitive): `bool{..}` or `Inf{..}` is a parse error.
+const NOT_METRIC_NAMES: &[&str] = &[
+    "atan2",
+    "bool",
+    "group_left",
+    "group_right",
+    "ignoring",
+    "inf",
+    "nan",
+    "on",
+];
 
 impl Selector {
     /// Parses `metric{label="value", other=~"re"}`. Only a metric name and quoted matchers
@@ -17,6 +31,11 @@ impl Selector {
         let metric = p.identifier(true);
         if metric.is_empty() {
             return Err(format!("{text:?} must start with a metric name"));
+        }
+        if NOT_METRIC_NAMES.contains(&metric.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{text:?}: {metric:?} is a PromQL keyword or number, not a metric name"
+            ));
         }
         let mut matchers = Vec::new();
         p.skip_ws();
@@ -54,8 +73,10 @@ impl Selector {
                 p.skip_ws();
                 let value = p.string().map_err(|e| format!("{text:?}: {e}"))?;
                 if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-                    regex::Regex::new(&format!("^(?:{value})$")).map_err(|_| {
-                        format!("{text:?}: {value:?} is not a valid regular expression")
+                    re2::check(&value).map_err(|e| {
+                        format!(
+                            "{text:?}: {name}: {value:?} is not a regex Prometheus accepts: {e}"
+                        )
                     })?;
                 }
                 matchers.push(Matcher { name, op, value });
