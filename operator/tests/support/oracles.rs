@@ -80,8 +80,10 @@ fn python_with_yaml() -> &'static str {
 
 /// Every document of a YAML stream as PyYAML's safe loader (YAML 1.1) reads it, as JSON.
 pub fn yaml_1_1_documents(stream: &str) -> Result<Vec<Value>> {
+    // libyaml's loader when PyYAML was built with it: the same YAML 1.1 resolver, faster.
     let script = "import sys, json, yaml\n\
-                  docs = [d for d in yaml.safe_load_all(sys.stdin.read()) if d is not None]\n\
+                  loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)\n\
+                  docs = [d for d in yaml.load_all(sys.stdin.read(), Loader=loader) if d is not None]\n\
                   json.dump(docs, sys.stdout)\n";
     let mut child = Command::new(python_with_yaml())
         .args(["-c", script])
