@@ -19,7 +19,7 @@ use support::oracles::{
 use tidewatch_contract::buckets::REQUEST_DURATION_BUCKETS;
 use tidewatch_operator::promql::Selector;
 use tidewatch_operator::render::{Manifest, render, to_yaml_stream};
-use tidewatch_operator::validate::OperatorSettings;
+use tidewatch_operator::validate::{OperatorSettings, RESERVED_ALERT_LABELS};
 
 const CASES: usize = 64;
 
@@ -88,16 +88,7 @@ fn tier() -> impl Strategy<Value = Value> {
                     .prop_map(str::to_owned),
             ]
             .prop_filter("not reserved", |k| {
-                ![
-                    "severity",
-                    "slo",
-                    "namespace",
-                    "service",
-                    "long_window",
-                    "short_window",
-                    "alertname",
-                ]
-                .contains(&k.as_str())
+                !RESERVED_ALERT_LABELS.contains(&k.as_str())
             }),
             prop_oneof![
                 label_value().prop_filter("Prometheus drops empty labels", |v| !v.is_empty()),
