@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(redis-server prometheus-alertmanager openssl curl
 	containerd runc containernetworking-plugins nftables socat)
 
-# alerts/check.sh reads rule files with PyYAML.
+# alerts/check.sh and the operator's YAML 1.1 round-trip tests read YAML with PyYAML.
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet 'PyYAML>=6'
 
 missing=()

@@ -22,6 +22,7 @@ pub mod validate;
 pub mod builders;
 pub mod dashboards;
 pub mod labels;
+pub mod manifest_yaml;
 pub mod monitoring_types;
 pub mod promql;
 pub mod slo_rules;

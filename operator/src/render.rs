@@ -68,9 +68,10 @@ impl Manifest {
         )
     }
 
-    /// The object as a YAML document (without `---`).
+    /// The object as a YAML document (without `---`) that YAML 1.1 readers (kubectl, Argo
+    /// CD, Flux) read back as the same object.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(&self.object).expect("JSON values serialise as YAML")
+        crate::manifest_yaml::to_yaml(&self.object)
     }
 }
 

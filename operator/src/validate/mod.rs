@@ -7,6 +7,8 @@ mod errors;
 mod mlservice;
 mod names;
 mod newtypes;
+mod promql_string;
+mod re2;
 pub mod schema;
 mod selector;
 mod settings;
@@ -29,5 +31,6 @@ pub mod settings_defaults {
     pub const FOLDER: &str = super::settings::DEFAULT_GRAFANA_FOLDER;
 }
 pub use slo::{
-    AlertingPolicy, PROMETHEUS_DEFAULT_SCRAPE_INTERVAL, Sli, TierPolicy, ValidSlo, validate_slo,
+    AlertingPolicy, PROMETHEUS_DEFAULT_SCRAPE_INTERVAL, RESERVED_ALERT_LABELS, Sli, TierPolicy,
+    ValidSlo, validate_slo,
 };

@@ -1,8 +1,24 @@
 //! Parsing of the series selectors a `ratio` indicator names into a [`Selector`]: a metric
-//! name and matchers, regexes compiled. Printing them back escaped is `promql`'s job.
+//! name and matchers, values unquoted as PromQL unquotes them and regexes checked as
+//! Prometheus compiles them. Printing them back escaped is `promql`'s job.
 
 use super::names::is_prometheus_label_name;
+use super::promql_string::string_literal;
+use super::re2;
 use crate::promql::{MatchOp, Matcher, Selector};
+
+/// Words PromQL's lexer reads as something other than a metric name even before `{`
+/// (keywords are case-insensitive): `bool{..}` or `Inf{..}` is a parse error.
+const NOT_METRIC_NAMES: &[&str] = &[
+    "atan2",
+    "bool",
+    "group_left",
+    "group_right",
+    "ignoring",
+    "inf",
+    "nan",
+    "on",
+];
 
 impl Selector {
     /// Parses `metric{label="value", other=~"re"}`. Only a metric name and quoted matchers
@@ -15,6 +31,11 @@ impl Selector {
         let metric = p.identifier(true);
         if metric.is_empty() {
             return Err(format!("{text:?} must start with a metric name"));
+        }
+        if NOT_METRIC_NAMES.contains(&metric.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{text:?}: {metric:?} is a PromQL keyword or number, not a metric name"
+            ));
         }
         let mut matchers = Vec::new();
         p.skip_ws();
@@ -52,8 +73,10 @@ impl Selector {
                 p.skip_ws();
                 let value = p.string().map_err(|e| format!("{text:?}: {e}"))?;
                 if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-                    regex::Regex::new(&format!("^(?:{value})$")).map_err(|_| {
-                        format!("{text:?}: {value:?} is not a valid regular expression")
+                    re2::check(&value).map_err(|e| {
+                        format!(
+                            "{text:?}: {name}: {value:?} is not a regex Prometheus accepts: {e}"
+                        )
                     })?;
                 }
                 matchers.push(Matcher { name, op, value });
@@ -123,41 +146,8 @@ impl Parser {
     }
 
     fn string(&mut self) -> Result<String, String> {
-        let quote = match self.peek() {
-            Some(q @ ('"' | '\'')) => q,
-            _ => {
-                return Err(format!(
-                    "expected a quoted value at character {}",
-                    self.pos + 1
-                ));
-            }
-        };
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let c = self.peek().ok_or("unterminated string")?;
-            self.pos += 1;
-            match c {
-                c if c == quote => return Ok(out),
-                '\n' | '\r' => return Err("line break inside a string".into()),
-                '\\' => {
-                    let e = self.peek().ok_or("unterminated escape")?;
-                    self.pos += 1;
-                    let unescaped = match e {
-                        'n' => '\n',
-                        't' => '\t',
-                        'r' => '\r',
-                        '\\' | '"' | '\'' => e,
-                        other => {
-                            // PromQL keeps regex escapes such as `\.` in the value.
-                            out.push('\\');
-                            other
-                        }
-                    };
-                    out.push(unescaped);
-                }
-                c => out.push(c),
-            }
-        }
+        let (value, end) = string_literal(&self.chars, self.pos)?;
+        self.pos = end;
+        Ok(value)
     }
 }

@@ -2,6 +2,9 @@
 //! SLOs into rule files, and reading which alerts fired from `promtool test rules` output.
 #![allow(dead_code)]
 
+pub mod generated;
+pub mod oracles;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
