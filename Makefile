@@ -96,5 +96,5 @@ bench-inference: ## inference server vs a FastAPI + scikit-learn baseline and an
 	inference/bench/run.sh
 
 .PHONY: bench-operator
-bench-operator: cluster-up ## 1,000 MLServices and 1,000 SLOs applied at once on the local control plane
+bench-operator: cluster-up ## Tidewatch vs Sloth's controller on the local control plane: 1,000 MLServices + 1,000 SLOs vs 1,000 PrometheusServiceLevels, created without a rate limit
 	operator/bench/run.sh

@@ -1,35 +1,68 @@
 #!/usr/bin/env bash
-# Operator benchmark on the local control plane: N MLServices and N SLOs (default 1000 each)
-# applied at once to one namespace. Reports the time until every child exists and every
-# status is Ready, the operator's peak memory (VmHWM), its write requests (audit log, by its
-# own ServiceAccount) and the API server's request counts, then checks that the converged
-# operator stays silent. Needs `make cluster-up`; not a test (`make bench`).
+# Operator benchmark on the local control plane, Tidewatch beside Sloth's controller.
+#
+# Each round creates N MLServices and N SLOs (default 1000 each) in a fresh namespace for
+# Tidewatch, then N PrometheusServiceLevels carrying the same SLOs (objective, window, SLI)
+# in another for `sloth kubernetes-controller`, one controller at a time, each on its own
+# ServiceAccount. The objects come from one client with bounded concurrency and no rate
+# limit (bench/load.rs, the `bench-load` example), which also times convergence from the
+# first create until every child exists and every parent reports Ready, and samples the
+# controller's CPU time (/proc/<pid>/stat) and peak memory (VmHWM). Writes come from the API
+# server's audit log (the controller's user), all clients' requests from
+# `apiserver_request_total`. After convergence each controller is watched for IDLE_SECONDS
+# more: it should write nothing. Rounds alternate which controller goes first; the summary
+# gives medians. Needs `make cluster-up`; not a test (`make bench-operator`).
+#
+# Environment: ROUNDS (1), IDLE_SECONDS (60), CONCURRENCY (48 creates in flight),
+# PEERS ("sloth deployments": Sloth, and the control plane's floor of Deployments created
+# directly; "" for Tidewatch alone), PROFILE (release, or dev for a quicker build),
+# NO_BUILD (set: use the binaries already built).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source e2e/cluster/lib.sh
 
 count="${1:-1000}"
-ns=tidewatch-bench
+rounds="${ROUNDS:-1}"
+idle_seconds="${IDLE_SECONDS:-60}"
+concurrency="${CONCURRENCY:-48}"
+peers="${PEERS-sloth deployments}"
+profile="${PROFILE:-release}"
 operator_ns=tidewatch-bench-operator
 audit="$log_dir/audit.log"
+results_dir="$work_dir/bench"
+mkdir -p "$results_dir"
+results="$results_dir/operator-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 work="$(mktemp -d)"
 k() { "$bin_dir/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 k get --raw /readyz >/dev/null 2>&1 || { say "no local control plane: run 'make cluster-up'"; exit 1; }
-cargo build --quiet -p tidewatch-operator
-operator="${CARGO_TARGET_DIR:-$PWD/target}/debug/tidewatch-operator"
+say "building the operator and the load generator ($profile profile)"
+profile_flag=(--release)
+profile_dir=release
+if [[ "$profile" == dev ]]; then profile_flag=() profile_dir=debug; fi
+[[ -n "${NO_BUILD:-}" ]] ||
+	cargo build --quiet "${profile_flag[@]}" -p tidewatch-operator --bin tidewatch-operator --example bench-load
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}/$profile_dir"
+operator="$target_dir/tidewatch-operator"
+load="$target_dir/examples/bench-load"
+if [[ "$peers" == *sloth* ]]; then
+	[[ -f /tmp/warm/sloth.done ]] || [[ -x "$(operator/bench/peers/build.sh sloth)" ]]
+	sloth="$(operator/bench/peers/build.sh sloth)"
+	sloth_crd="$(operator/bench/peers/build.sh sloth-crd)"
+fi
 
+controller_pid=""
 cleanup() {
-	[[ -z "${operator_pid:-}" ]] || stop_pid "$operator_pid" 10 tidewatch-operator
-	k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+	[[ -z "$controller_pid" ]] || stop_pid "$controller_pid" 10 controller
+	k delete namespace -l tidewatch.io/bench=true --wait=false >/dev/null 2>&1 || true
 	k delete node -l tidewatch.io/bench=true --wait=false >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-if k get namespace "$ns" >/dev/null 2>&1; then
-	say "deleting the previous $ns namespace"
-	k delete namespace "$ns" --timeout=300s >/dev/null
+if [[ -n "$(k get namespace -l tidewatch.io/bench=true -o name)" ]]; then
+	say "deleting the previous run's namespaces"
+	k delete namespace -l tidewatch.io/bench=true --timeout=300s >/dev/null
 fi
 
 # Room for one small pod per MLService: more fake nodes (kwok manages every Node with the
@@ -50,10 +83,14 @@ done
 
 "$operator" crds | k apply --server-side --force-conflicts -f - >/dev/null
 k wait --for=condition=Established crd/mlservices.tidewatch.io crd/slos.tidewatch.io >/dev/null
-k create namespace "$ns" >/dev/null
+if [[ -n "${sloth:-}" ]]; then
+	k apply --server-side --force-conflicts -f "$sloth_crd" >/dev/null
+	k wait --for=condition=Established crd/prometheusservicelevels.sloth.slok.dev >/dev/null
+fi
 k get namespace "$operator_ns" >/dev/null 2>&1 || k create namespace "$operator_ns" >/dev/null
-# The shipped roles, with bindings of the benchmark's own (the shipped binding names may
-# belong to an installation on the same cluster).
+# Tidewatch runs with its shipped roles, under bindings of the benchmark's own (the shipped
+# binding names may belong to an installation on the same cluster). Sloth's project ships
+# no roles for a bare binary: it gets cluster-admin, which changes no request it makes.
 "$operator" rbac --namespace "$operator_ns" --service-account tidewatch-bench |
 	python3 -c 'import sys; print("---\n".join(d for d in sys.stdin.read().split("---\n") if "\nkind: ClusterRole\n" in d or "\nkind: Role\n" in d))' |
 	k apply --server-side --force-conflicts -f - >/dev/null
@@ -62,113 +99,156 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: tidewatch-bench, namespace: $operator_ns}
 ---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sloth-bench, namespace: $operator_ns}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: tidewatch-bench}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tidewatch-operator}
 subjects: [{kind: ServiceAccount, name: tidewatch-bench, namespace: $operator_ns}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sloth-bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: sloth-bench, namespace: $operator_ns}]
 YAML
-token="$(k create token tidewatch-bench -n "$operator_ns" --duration 2h)"
+# One API Priority and Fairness flow schema per controller, at the priority level that
+# ServiceAccounts get anyway (workload-low): the API server then counts each controller's
+# requests, reads included, in apiserver_flowcontrol_dispatched_requests_total.
+for sa in tidewatch-bench sloth-bench; do
+	k apply -f - >/dev/null <<YAML
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: $sa, labels: {tidewatch.io/bench: "true"}}
+spec:
+  matchingPrecedence: 500
+  priorityLevelConfiguration: {name: workload-low}
+  distinguisherMethod: {type: ByUser}
+  rules:
+  - subjects: [{kind: ServiceAccount, serviceAccount: {name: $sa, namespace: $operator_ns}}]
+    resourceRules: [{verbs: ["*"], apiGroups: ["*"], resources: ["*"], namespaces: ["*"], clusterScope: true}]
+    nonResourceRules: [{verbs: ["*"], nonResourceURLs: ["*"]}]
+YAML
+done
+
 server="$(sed -n 's/^ *server: //p' "$kubeconfig" | head -1)"
-cat >"$work/operator.kubeconfig" <<YAML
+# kubeconfig_for SA: a kubeconfig that authenticates as the ServiceAccount SA.
+kubeconfig_for() {
+	local token
+	token="$(k create token "$1" -n "$operator_ns" --duration 2h)"
+	cat >"$work/$1.kubeconfig" <<YAML
 apiVersion: v1
 kind: Config
 clusters: [{name: local, cluster: {server: $server, certificate-authority: $pki_dir/ca.crt}}]
-users: [{name: operator, user: {token: $token}}]
-contexts: [{name: local, context: {cluster: local, user: operator}}]
+users: [{name: $1, user: {token: $token}}]
+contexts: [{name: local, context: {cluster: local, user: $1}}]
 current-context: local
 YAML
-user="system:serviceaccount:$operator_ns:tidewatch-bench"
+	echo "$work/$1.kubeconfig"
+}
 
-KUBECONFIG="$work/operator.kubeconfig" "$operator" run --namespace "$ns" --leader-election=false \
-	--metrics-address 127.0.0.1:0 --log-format json >"$work/operator.log" 2>&1 &
-operator_pid=$!
-sleep 2
-
-for i in $(seq -w 1 "$count"); do
-	cat <<YAML
----
-apiVersion: tidewatch.io/v1alpha1
-kind: MLService
-metadata: {name: svc-$i, namespace: $ns}
-spec:
-  model: {name: bench, version: "1"}
-  replicas: 1
-  resources: {cpu: 10m, memory: 16Mi}
----
-apiVersion: tidewatch.io/v1alpha1
-kind: SLO
-metadata: {name: svc-$i-availability, namespace: $ns}
-spec:
-  target: {mlService: svc-$i}
-  objective: 99.9
-  indicator: {availability: {}}
-YAML
-done >"$work/resources.yaml"
-
-metric_total() { k get --raw /metrics | awk '/^apiserver_request_total\{/ {split($0,a," "); s+=a[2]} END {printf "%d", s}'; }
-requests_before="$(metric_total)"
-audit_before="$(wc -l <"$audit")"
-say "applying $count MLServices and $count SLOs"
-started=$(date +%s.%N)
-k apply --server-side -f "$work/resources.yaml" >/dev/null
-applied=$(date +%s.%N)
-
-count_ready() { k get "$1" -n "$ns" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$' || true; }
-count_of() { k get "$@" -n "$ns" -l app.kubernetes.io/managed-by=tidewatch-operator --no-headers 2>/dev/null | wc -l; }
-while true; do
-	mls_ready=$(count_ready mlservices.tidewatch.io)
-	slo_ready=$(count_ready slos.tidewatch.io)
-	deployments=$(count_of deployments)
-	services=$(count_of services)
-	monitors=$(count_of servicemonitors.monitoring.coreos.com)
-	rules=$(count_of prometheusrules.monitoring.coreos.com)
-	configmaps=$(count_of configmaps)
-	say "ready: $mls_ready/$count MLServices, $slo_ready/$count SLOs; children: $deployments deployments, $services services, $monitors servicemonitors, $rules prometheusrules, $configmaps configmaps"
-	if ((mls_ready == count && slo_ready == count && deployments == count && services == count && monitors == count && rules == count && configmaps == 2 * count)); then
-		break
-	fi
-	if ! pid_running "$operator_pid"; then
-		say "the operator died"; tail -20 "$work/operator.log"; exit 1
-	fi
-	sleep 5
-done
-converged=$(date +%s.%N)
-requests_after="$(metric_total)"
-
-operator_writes() {
+# writes_since LINE USER NAMESPACE: the write requests USER made in NAMESPACE after audit
+# log line LINE, as JSON: the total and the count per verb and resource.
+writes_since() {
 	tail -n +"$(($1 + 1))" "$audit" | python3 -c '
 import json, sys, collections
-user = sys.argv[1]
+user, namespace = sys.argv[1], sys.argv[2]
 counts = collections.Counter()
 for line in sys.stdin:
     try: e = json.loads(line)
     except ValueError: continue
     if e.get("stage") != "ResponseComplete" or e["user"]["username"] != user: continue
     o = e.get("objectRef", {})
+    if o.get("namespace") != namespace: continue
     counts[e["verb"] + " " + o.get("resource", "") + ("/" + o["subresource"] if o.get("subresource") else "")] += 1
-print(sum(counts.values()), dict(sorted(counts.items())))
-' "$user"
+print(json.dumps({"total": sum(counts.values()), "by": dict(sorted(counts.items()))}))
+' "$2" "$3"
 }
-writes="$(operator_writes "$audit_before")"
-peak_kib="$(awk '/VmHWM/ {print $2}' "/proc/$operator_pid/status")"
-rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$operator_pid/status")"
 
-idle_before="$(wc -l <"$audit")"
-sleep 30
-idle_writes="$(operator_writes "$idle_before")"
+# flow_requests SCHEMA: requests the API server has dispatched for flow schema SCHEMA.
+flow_requests() {
+	k get --raw /metrics |
+		awk -v schema="flow_schema=\"$1\"" 'index($0, "apiserver_flowcontrol_dispatched_requests_total{") == 1 && index($0, schema) {s+=$NF} END {printf "%d", s}'
+}
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"; }
 
-python3 - "$count" "$started" "$applied" "$converged" "$peak_kib" "$rss_kib" "$((requests_after - requests_before))" "$writes" "$idle_writes" <<'PY'
-import sys
-count, s, a, c, peak, rss, requests, writes, idle = sys.argv[1:]
-s, a, c = float(s), float(a), float(c)
-print(f"""
-benchmark: {count} MLServices + {count} SLOs in one namespace
-  kubectl apply of all {2 * int(count)} objects took    {a - s:7.1f} s
-  converged (every child, every Ready) after {c - s:7.1f} s from the start of the apply
-  operator peak memory (VmHWM)               {int(peak) / 1024:7.1f} MiB (RSS at convergence {int(rss) / 1024:.1f} MiB)
-  operator writes while converging           {writes}
-  operator writes in the next 30 s (idle)    {idle}
-  API server requests, all clients, apply to convergence: {requests}
-""")
+# start_controller NAME NAMESPACE: starts the controller under test on NAMESPACE and waits
+# until it watches.
+start_controller() {
+	local name="$1" ns="$2" config
+	case "$name" in
+	tidewatch)
+		config="$(kubeconfig_for tidewatch-bench)"
+		KUBECONFIG="$config" "$operator" run --namespace "$ns" --leader-election=false \
+			--metrics-address 127.0.0.1:0 --log-format json >"$work/$name.log" 2>&1 &
+		controller_pid=$!
+		echo "$controller_pid" >"$work/controller.pid"
+		wait_until --alive "$work/controller.pid" 60 grep -q 'starting controllers' "$work/$name.log" ||
+			{ say "the operator did not start"; tail -20 "$work/$name.log" >&2; exit 1; }
+		;;
+	sloth)
+		config="$(kubeconfig_for sloth-bench)"
+		# --kube-local: read the kubeconfig flag instead of the in-cluster configuration.
+		"$sloth" kubernetes-controller --kube-local --kube-config "$config" --namespace "$ns" \
+			--metrics-listen-addr "127.0.0.1:$(free_port)" --hot-reload-addr "127.0.0.1:$(free_port)" \
+			>"$work/$name.log" 2>&1 &
+		controller_pid=$!
+		sleep 3
+		pid_running "$controller_pid" || { say "sloth did not start"; tail -20 "$work/$name.log" >&2; exit 1; }
+		;;
+	esac
+}
+
+# round_of NAME ROUND: one measured run of controller NAME; "deployments" is the control
+# plane's floor: Tidewatch's Deployments created directly, the controller-manager measured.
+round_of() {
+	local name="$1" round="$2" ns="bench-$1-$2" user="" pid
+	k create namespace "$ns" >/dev/null
+	k label namespace "$ns" tidewatch.io/bench=true >/dev/null
+	if [[ "$name" == deployments ]]; then
+		pid="$(pid_of kube-controller-manager)"
+	else
+		user="system:serviceaccount:$operator_ns:$name-bench"
+		start_controller "$name" "$ns"
+		pid="$controller_pid"
+	fi
+	local mark load_json converged_mark cpu_idle_start requests_idle_start
+	mark="$(wc -l <"$audit")"
+	say "round $round, $name: creating $count parents of each kind in $ns ($(uptime | sed 's/.*load/load/'))"
+	load_json="$(KUBECONFIG="$kubeconfig" "$load" --flavour "$name" --namespace "$ns" --count "$count" \
+		--concurrency "$concurrency" --pid "$pid" --clock-ticks "$(getconf CLK_TCK)" \
+		--flow-schema "$name-bench")"
+	converged_mark="$(wc -l <"$audit")"
+	cpu_idle_start="$(cpu_seconds "$pid")"
+	requests_idle_start="$(flow_requests "$name-bench")"
+	[[ "$name" == deployments ]] || sleep "$idle_seconds"
+	pid_running "$pid" || { say "$name died"; tail -20 "$work/$name.log" >&2; exit 1; }
+	python3 - "$load_json" "$(writes_since "$mark" "$user" "$ns")" \
+		"$(writes_since "$converged_mark" "$user" "$ns")" \
+		"$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$cpu_idle_start" "$(cpu_seconds "$pid")")" \
+		"$(($(flow_requests "$name-bench") - requests_idle_start))" "$round" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results" <<'PY'
+import json, sys
+run = json.loads(sys.argv[1])
+run.update(writes=json.loads(sys.argv[2]), idle_writes=json.loads(sys.argv[3]),
+           idle_cpu_seconds=float(sys.argv[4]), idle_controller_requests=int(sys.argv[5]),
+           round=int(sys.argv[6]), loadavg=sys.argv[7])
+print(json.dumps(run))
 PY
+	if [[ -n "$controller_pid" ]]; then
+		stop_pid "$controller_pid" 10 "$name"
+		controller_pid=""
+	fi
+	k delete namespace "$ns" --timeout=600s >/dev/null
+}
+
+say "results: $results"
+read -r -a others <<<"$peers"
+for round in $(seq 1 "$rounds"); do
+	if ((round % 2)); then order=(tidewatch "${others[@]}"); else order=("${others[@]}" tidewatch); fi
+	for name in "${order[@]}"; do round_of "$name" "$round"; done
+done
+
+operator/bench/summary.py "$results"
