@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::cache::decode;
 use super::context::Context;
-use super::drift::is_subset;
+use super::drift::{condense, is_subset};
 use super::error::Error;
 use super::memory::{Applied, ParentKey};
 use super::metrics::ControllerName;
@@ -127,8 +127,8 @@ where
 {
     let kind = ChildKind::of::<K>();
     let (namespace, name) = (parent.key.namespace.as_str(), child.name_any());
-    let live = match ctx.children.get(&kind, namespace, &name) {
-        Some(cached) => cached.metadata.clone(),
+    let live = match ctx.children.metadata(&kind, namespace, &name) {
+        Some(cached) => cached,
         None => match api(ctx, &kind, namespace).get_metadata_opt(&name).await {
             Ok(Some(found)) => found.metadata,
             Ok(None) => return Ok(None),
@@ -167,8 +167,14 @@ where
             .memory
             .applied(&parent.key, &kind, &name)
             .is_some_and(|a| a.digest == digest && a.resource_version == version);
+        // The cache holds long strings as digests (`cache::pack`): compare like with like.
         let current = known
-            || serde_json::to_value(cached.as_ref()).is_ok_and(|live| is_subset(&desired, &live));
+            || serde_json::to_value(cached.as_ref()).is_ok_and(|mut live| {
+                let mut wanted = desired.clone();
+                condense(&mut wanted);
+                condense(&mut live);
+                is_subset(&wanted, &live)
+            });
         if current {
             return Ok(cached);
         }

@@ -1,7 +1,34 @@
 //! Drift detection: does a live object already hold every field the operator wants? Pure
-//! JSON comparison, so that a converged object costs no write request. Never talks to the API.
+//! JSON comparison, so that a converged object costs no write request. Strings are only ever
+//! compared for equality, so a long one can stand in as its digest: the child caches keep
+//! digests of dashboards, PromQL and long annotations instead of the text (`condense`), and
+//! the desired object is condensed the same way before the comparison. Never talks to the API.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::Value;
+
+/// Strings longer than this (bytes) are compared, and cached, as their digest.
+pub const LONG_STRING: usize = 64;
+
+/// The stand-in of a long string: a 64-bit digest, short enough never to be condensed again.
+pub fn condensed_string(text: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    format!("digest:{:016x}", hasher.finish())
+}
+
+/// Replaces every string of `value` longer than `LONG_STRING` by its digest, at any depth.
+/// Map keys, numbers and the shape stay as they are, so `is_subset` of two condensed values
+/// answers as it would of the originals (up to a digest collision).
+pub fn condense(value: &mut Value) {
+    match value {
+        Value::String(text) if text.len() > LONG_STRING => *text = condensed_string(text),
+        Value::Array(items) => items.iter_mut().for_each(condense),
+        Value::Object(map) => map.values_mut().for_each(condense),
+        _ => {}
+    }
+}
 
 /// True when every field of `desired` is present in `live` with the same value. Fields the
 /// API server or other managers add (defaults, status, annotations) are ignored; lists must
@@ -45,7 +72,44 @@ fn is_empty(value: &Value) -> bool {
 mod tests {
     use serde_json::json;
 
-    use super::is_subset;
+    use super::{LONG_STRING, condense, is_subset};
+
+    fn condensed(mut value: serde_json::Value) -> serde_json::Value {
+        condense(&mut value);
+        value
+    }
+
+    #[test]
+    fn condensed_values_compare_as_the_originals() {
+        let long = "x".repeat(LONG_STRING + 1);
+        let edited = format!("{long}y");
+        let desired = json!({"data": {"d.json": long}, "spec": {"replicas": 2, "name": "short"}});
+        let same = json!({"data": {"d.json": long, "other": "kept"}, "spec": {"replicas": 2, "name": "short"}});
+        let changed = json!({"data": {"d.json": edited}, "spec": {"replicas": 2, "name": "short"}});
+        for live in [&same, &changed] {
+            assert_eq!(
+                is_subset(&condensed(desired.clone()), &condensed(live.clone())),
+                is_subset(&desired, live)
+            );
+        }
+        assert!(is_subset(&condensed(desired.clone()), &condensed(same)));
+        assert!(!is_subset(&condensed(desired), &condensed(changed)));
+    }
+
+    #[test]
+    fn condensing_shrinks_long_strings_only_and_is_idempotent() {
+        let value = json!({"a": "x".repeat(10_000), "b": ["short", 1, {"c": "y".repeat(100)}]});
+        let once = condensed(value.clone());
+        assert!(once.to_string().len() < 200, "{once}");
+        assert_eq!(once["b"][0], "short");
+        assert_eq!(once["b"][1], 1);
+        assert_ne!(
+            once["a"], once["b"][2]["c"],
+            "different strings, different digests"
+        );
+        assert_eq!(condensed(once.clone()), once);
+        assert_eq!(condensed(value), once, "the same string, the same digest");
+    }
 
     #[test]
     fn defaults_added_by_the_server_are_not_drift() {

@@ -16,7 +16,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::Scope;
-use super::cache::ChildStores;
+use super::cache::{ChildStores, pack};
 use super::slo::slos_targeting;
 use crate::api::{MLService, SLO};
 use crate::builders::children::all_kinds;
@@ -54,7 +54,7 @@ pub fn children(
         let triggers = triggers.clone();
         watcher::watcher(dynamic_api(client, scope, &resource), managed.clone())
             .default_backoff()
-            .modify(strip_managed_fields)
+            .modify(pack)
             .reflect(writer)
             .touched_objects()
             .for_each(move |child| {
@@ -127,10 +127,6 @@ fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
         Event::Init => Event::Init,
         Event::InitDone => Event::InitDone,
     })
-}
-
-fn strip_managed_fields(obj: &mut DynamicObject) {
-    obj.managed_fields_mut().clear();
 }
 
 fn event_objects<K>(event: &Event<K>) -> Vec<&K> {

@@ -22,7 +22,7 @@ use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::cache::ChildStores;
+use super::cache::{self, ChildStores};
 use super::context::Context;
 use super::error::Error;
 use super::metrics::Metrics;
@@ -109,9 +109,10 @@ impl Harness {
         self
     }
 
-    /// Puts `object` in the cache of its kind, as the kind's watch would after a change.
+    /// Puts `object` in the cache of its kind, packed as the kind's watch would after a change.
     fn cache(&mut self, object: &Value) {
-        let object: DynamicObject = serde_json::from_value(object.clone()).expect("an object");
+        let mut object: DynamicObject = serde_json::from_value(object.clone()).expect("an object");
+        cache::pack(&mut object);
         let kind = object
             .types
             .as_ref()
