@@ -16,7 +16,9 @@
 # Environment: ROUNDS (1), IDLE_SECONDS (60), CONCURRENCY (48 creates in flight),
 # PEERS ("sloth deployments": Sloth, and the control plane's floor of Deployments created
 # directly; "" for Tidewatch alone), PROFILE (release, or dev for a quicker build),
-# NO_BUILD (set: use the binaries already built).
+# NO_BUILD (set: use the binaries already built), PERF (set: a flat `perf record` profile of
+# each controller while it converges, beside the results), TIMEOUT_SECONDS (1200: a run that
+# has not converged by then fails).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source e2e/cluster/lib.sh
@@ -28,7 +30,6 @@ concurrency="${CONCURRENCY:-48}"
 peers="${PEERS-sloth deployments}"
 profile="${PROFILE:-release}"
 operator_ns=tidewatch-bench-operator
-audit="$log_dir/audit.log"
 results_dir="$work_dir/bench"
 mkdir -p "$results_dir"
 results="$results_dir/operator-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
@@ -150,23 +151,9 @@ YAML
 	echo "$work/$1.kubeconfig"
 }
 
-# writes_since LINE USER NAMESPACE: the write requests USER made in NAMESPACE after audit
-# log line LINE, as JSON: the total and the count per verb and resource.
-writes_since() {
-	tail -n +"$(($1 + 1))" "$audit" | python3 -c '
-import json, sys, collections
-user, namespace = sys.argv[1], sys.argv[2]
-counts = collections.Counter()
-for line in sys.stdin:
-    try: e = json.loads(line)
-    except ValueError: continue
-    if e.get("stage") != "ResponseComplete" or e["user"]["username"] != user: continue
-    o = e.get("objectRef", {})
-    if o.get("namespace") != namespace: continue
-    counts[e["verb"] + " " + o.get("resource", "") + ("/" + o["subresource"] if o.get("subresource") else "")] += 1
-print(json.dumps({"total": sum(counts.values()), "by": dict(sorted(counts.items()))}))
-' "$2" "$3"
-}
+# writes_between START END USER NAMESPACE: the write requests USER made in NAMESPACE between
+# two instants (Unix seconds), from the audit log and its rotated files, as JSON.
+writes_between() { operator/bench/audit_writes.py "$@" "$log_dir"/audit*.log; }
 
 # flow_requests SCHEMA: requests the API server has dispatched for flow schema SCHEMA.
 flow_requests() {
@@ -215,19 +202,30 @@ round_of() {
 		start_controller "$name" "$ns"
 		pid="$controller_pid"
 	fi
-	local mark load_json converged_mark cpu_idle_start requests_idle_start
-	mark="$(wc -l <"$audit")"
+	local load_json cpu_idle_start requests_idle_start perf_pid="" idle_until started_at converged_at
+	if [[ -n "${PERF:-}" && "$name" != deployments ]]; then
+		perf record -F 199 -o "$results_dir/perf-$name-$round.data" -p "$pid" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	say "round $round, $name: creating $count parents of each kind in $ns ($(uptime | sed 's/.*load/load/'))"
 	load_json="$(KUBECONFIG="$kubeconfig" "$load" --flavour "$name" --namespace "$ns" --count "$count" \
 		--concurrency "$concurrency" --pid "$pid" --clock-ticks "$(getconf CLK_TCK)" \
-		--flow-schema "$name-bench")"
-	converged_mark="$(wc -l <"$audit")"
+		--flow-schema "$name-bench" --timeout-seconds "${TIMEOUT_SECONDS:-1200}")"
+	if [[ -n "$perf_pid" ]]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		perf report -i "$results_dir/perf-$name-$round.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -40 >"$results_dir/perf-$name-$round.txt" || true
+	fi
 	cpu_idle_start="$(cpu_seconds "$pid")"
 	requests_idle_start="$(flow_requests "$name-bench")"
 	[[ "$name" == deployments ]] || sleep "$idle_seconds"
+	idle_until="$(date +%s.%N)"
 	pid_running "$pid" || { say "$name died"; tail -20 "$work/$name.log" >&2; exit 1; }
-	python3 - "$load_json" "$(writes_since "$mark" "$user" "$ns")" \
-		"$(writes_since "$converged_mark" "$user" "$ns")" \
+	started_at="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["started_at"] - 1)' "$load_json")"
+	converged_at="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["converged_at"])' "$load_json")"
+	python3 - "$load_json" "$(writes_between "$started_at" "$converged_at" "$user" "$ns")" \
+		"$(writes_between "$converged_at" "$idle_until" "$user" "$ns")" \
 		"$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$cpu_idle_start" "$(cpu_seconds "$pid")")" \
 		"$(($(flow_requests "$name-bench") - requests_idle_start))" "$round" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results" <<'PY'
 import json, sys
