@@ -189,7 +189,7 @@ fn the_period_and_day_long_windows_sum_ten_minute_tiles() {
     ] {
         let e = expr(record);
         assert!(
-            e.starts_with(&format!("sum_over_time(tidewatch_slo:errors:increase10m{{"))
+            e.starts_with("sum_over_time(tidewatch_slo:errors:increase10m{")
                 && e.contains(&format!("sum_over_time(tidewatch_slo:requests:increase10m{{namespace=\"fraud\", slo=\"fraud-availability\"}}[{window}])")),
             "{record}: {e}"
         );
