@@ -89,7 +89,7 @@ demo-down: ## stop everything `make demo` started
 	scripts/demo-down.sh
 
 .PHONY: bench
-bench: bench-inference bench-operator ## every benchmark, printing figures (not part of make test)
+bench: bench-inference bench-operator bench-rules ## every benchmark, printing figures (not part of make test)
 
 .PHONY: bench-inference
 bench-inference: ## inference server vs a FastAPI + scikit-learn baseline and an actix-web floor
@@ -98,3 +98,7 @@ bench-inference: ## inference server vs a FastAPI + scikit-learn baseline and an
 .PHONY: bench-operator
 bench-operator: cluster-up ## Tidewatch vs Sloth's controller on the local control plane: 1,000 MLServices + 1,000 SLOs vs 1,000 PrometheusServiceLevels, created without a rate limit
 	operator/bench/run.sh
+
+.PHONY: bench-rules
+bench-rules: ## 500 SLOs' rules, Tidewatch's and Sloth's, evaluated side by side in one Prometheus
+	operator/bench/rules/run.sh

@@ -336,12 +336,15 @@ fn refusals(source: &Source, errors: ValidationErrors) -> impl Iterator<Item = R
 }
 
 fn rule_count(slo: &ValidSlo) -> RuleCount {
-    let group = crate::slo_rules::rule_group(slo);
-    let recording = group.rules.iter().filter(|r| r.record.is_some()).count();
+    let rules: Vec<_> = crate::slo_rules::rule_groups(slo)
+        .into_iter()
+        .flat_map(|g| g.rules)
+        .collect();
+    let recording = rules.iter().filter(|r| r.record.is_some()).count();
     RuleCount {
         slo: format!("{}/{}", slo.namespace, slo.name),
         recording,
-        alerting: group.rules.len() - recording,
+        alerting: rules.len() - recording,
     }
 }
 

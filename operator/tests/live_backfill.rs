@@ -1,12 +1,15 @@
 //! Live SLO figures against a real Prometheus holding a known 30-day history. The history of
 //! `tidewatch_requests_total` (10:1 day/night traffic, errors mostly at night, a readiness
 //! probe failing throughout, and a 5 % incident running at read time) is backfilled with
-//! `promtool tsdb create-blocks-from openmetrics`; the short-window rates the period SLI
-//! sums are backfilled with `promtool tsdb create-blocks-from rules` (recording rules only
-//! evaluate from when Prometheus starts, as for an SLO created today); then Prometheus runs
-//! the generated rule group. The figures the operator computes from its three reads must
-//! equal the truth computed from the history, the dashboard's budget panel must say the
-//! same, and the burn rates and firing alerts must be what Prometheus itself evaluates.
+//! `promtool tsdb create-blocks-from openmetrics`; the 10-minute tiles the period SLI and the
+//! day-long windows sum are backfilled with `promtool tsdb create-blocks-from rules`
+//! (recording rules only evaluate from when Prometheus starts, as for an SLO created today),
+//! from the same rule file so that they fall on the grid Prometheus then evaluates the tile
+//! group on; then Prometheus runs the generated rule groups. The figures the operator
+//! computes from its three reads must equal the truth computed from the history (over the
+//! whole tiles for the tiled figures, which end at the newest tile), the dashboard's budget
+//! panel must say the same, and the burn rates and firing alerts must be what Prometheus
+//! itself evaluates.
 
 mod support;
 
@@ -23,11 +26,16 @@ use tidewatch_operator::live::client::{Prometheus, PrometheusConfig};
 use tidewatch_operator::live::figures::{SloTerms, compute};
 use tidewatch_operator::live::snapshot::Snapshot;
 use tidewatch_operator::monitoring_types::RuleGroup;
-use tidewatch_operator::slo_rules::rule_group;
+use tidewatch_operator::slo_rules::rules::{
+    is_tiled, ratio_record, requests_tile_record, tile_span,
+};
 use tidewatch_operator::slo_rules::sli::error_ratio;
+use tidewatch_operator::slo_rules::{rule_group, rule_groups, tile_group};
 use tidewatch_operator::validate::{PromDuration, ValidSlo};
 
 const MINUTE: i64 = 60;
+/// Scrape interval of the history: an MLService's default.
+const STEP: i64 = 30;
 const DAY: i64 = 86_400;
 const WINDOW: i64 = 30 * DAY;
 /// Labels of every series; OpenMetrics allows no space after a comma.
@@ -46,7 +54,7 @@ fn traffic(t: i64, incident: i64) -> (f64, f64) {
     (total, total * ratio)
 }
 
-/// The history, one sample a minute from `start` to `end`.
+/// The history, one sample every `STEP` from `start` to `end`.
 struct History {
     start: i64,
     end: i64,
@@ -54,30 +62,39 @@ struct History {
 }
 
 impl History {
-    fn minutes(&self) -> impl Iterator<Item = i64> + '_ {
-        (self.start..=self.end).step_by(MINUTE as usize)
+    fn samples(&self) -> impl Iterator<Item = i64> + '_ {
+        (self.start..=self.end).step_by(STEP as usize)
     }
 
     /// (good, bad) counter values at each sample.
     fn counters(&self) -> Vec<(i64, f64, f64)> {
         let (mut good, mut bad) = (0.0, 0.0);
-        self.minutes()
+        let per_step = STEP as f64 / MINUTE as f64;
+        self.samples()
             .map(|t| {
                 let (total, errors) = traffic(t, self.incident);
-                good += total - errors;
-                bad += errors;
+                good += (total - errors) * per_step;
+                bad += errors * per_step;
                 (t, good, bad)
             })
             .collect()
     }
 
-    /// Errors and requests whose sample lies in (`at` - `window`, `at`].
+    /// Errors and requests in (`at` - `window`, `at`], each step's events arriving evenly
+    /// over the step before its sample (a window edge within a step takes its share).
     fn truth(&self, at: f64, window: i64) -> (f64, f64) {
-        self.minutes()
+        let from = at - window as f64;
+        let per_step = STEP as f64 / MINUTE as f64;
+        self.samples()
             .skip(1)
-            .filter(|&t| (t as f64) > at - window as f64 && (t as f64) <= at)
-            .map(|t| traffic(t, self.incident))
-            .fold((0.0, 0.0), |(e, n), (total, errors)| {
+            .map(|t| {
+                let (start, end) = (t as f64 - STEP as f64, t as f64);
+                let share =
+                    per_step * ((end.min(at) - start.max(from)) / STEP as f64).clamp(0.0, 1.0);
+                let (total, errors) = traffic(t, self.incident);
+                (errors * share, total * share)
+            })
+            .fold((0.0, 0.0), |(e, n), (errors, total)| {
                 (e + errors, n + total)
             })
     }
@@ -95,11 +112,11 @@ impl History {
             }
         }
         // A pod that never becomes ready: 6 readiness probes a minute answered 503.
-        for (i, t) in self.minutes().enumerate() {
+        for (i, t) in self.samples().enumerate() {
             let _ = writeln!(
                 text,
                 "tidewatch_requests_total{{{SERIES},route=\"/readyz\",method=\"GET\",code=\"503\"}} {} {t}",
-                6 * i
+                3 * i
             );
         }
         text.push_str("# EOF\n");
@@ -212,15 +229,19 @@ fn scenario_slo() -> ValidSlo {
     availability_slo("")
 }
 
-/// The rules the period SLI sums: the short-window rates of requests and errors.
-fn rate_rules(slo: &ValidSlo) -> RuleGroup {
-    let mut group = rule_group(slo);
-    group.rules.retain(|r| {
-        r.record
-            .as_deref()
-            .is_some_and(|n| n.contains(":requests:rate") || n.contains(":errors:rate"))
-    });
-    group
+/// Timestamp of the newest tile at `at`: the end of the span the tiled figures cover.
+async fn newest_tile(prometheus: &Prometheus, slo: &ValidSlo, at: f64) -> Result<f64> {
+    let expr = format!(
+        "max_over_time(timestamp({}{{namespace=\"fraud\", slo=\"fraud-availability\"}})[{}:30s])",
+        requests_tile_record(tile_span(slo)),
+        PromDuration::from_secs(tile_span(slo).as_secs() * 2)
+    );
+    prometheus
+        .query_at(&expr, at)
+        .await?
+        .first()
+        .map(|s| s.value)
+        .context("a tile before the evaluation")
 }
 
 fn now() -> i64 {
@@ -266,8 +287,11 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
     ])?;
     let raw = adopt_blocks(&raw_blocks, dir.path())?;
 
-    // 2. The short-window rates, backfilled from those counters by a Prometheus without rules.
-    let rate_file = write_rule_file(dir.path(), "rates.yaml", &[rate_rules(&slo)])?;
+    // 2. The tiles, backfilled from those counters by a Prometheus without rules, from the
+    // path the full rule file takes next: a group's evaluation instants depend on its name
+    // and file, so backfilled and live tiles share one grid and never overlap.
+    let tile_file: RuleGroup = tile_group(&slo);
+    let rule_path = write_rule_file(dir.path(), "rules.yaml", &[tile_file])?;
     let rule_blocks = dir.path().join("rule-blocks");
     {
         let bare = start_prometheus(dir.path(), &[]).await?;
@@ -275,19 +299,20 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
             "tsdb",
             "create-blocks-from",
             "rules",
-            &format!("--start={}", history.start + 5 * MINUTE),
+            &format!("--start={}", history.start + 15 * MINUTE),
             &format!("--end={minute_now}"),
             "--eval-interval=1m",
             &format!("--url={}", bare.url),
             &format!("--output-dir={}", rule_blocks.display()),
-            rate_file.to_str().context("utf-8")?,
+            rule_path.to_str().context("utf-8")?,
         ])?;
     }
     let recorded = adopt_blocks(&rule_blocks, dir.path())?;
     println!("BACKFILL {raw} raw blocks, {recorded} recorded-rule blocks");
 
-    // 3. Prometheus with the generated rule group, as the operator deploys it.
-    let rules = rule_file_of(dir.path(), &slo)?;
+    // 3. Prometheus with the generated rule groups, as the operator deploys them.
+    let rules = write_rule_file(dir.path(), "rules.yaml", &rule_groups(&slo))?;
+    assert_eq!(rules, rule_path);
     let running = start_prometheus(dir.path(), &[rules]).await?;
     let prometheus = client(&running.url)?;
     let key = ("fraud".to_owned(), "fraud-availability".to_owned());
@@ -313,8 +338,18 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
         )
     })?;
 
-    // The SLI and the budget against the history's truth over the same 30 days.
-    let (errors, total) = history.truth(evaluated, WINDOW);
+    // The SLI and the budget against the history's truth over the same 30 days: the whole
+    // tiles of the window, which end at the newest tile.
+    let tile_end = newest_tile(&prometheus, &slo, evaluated).await?;
+    println!(
+        "TILES newest tile {:.0} s before the evaluation",
+        evaluated - tile_end
+    );
+    ensure!(
+        evaluated - tile_end < tile_span(&slo).as_secs() as f64,
+        "the newest tile is older than one span"
+    );
+    let (errors, total) = history.truth(tile_end, WINDOW);
     let true_sli = 1.0 - errors / total;
     let true_budget = 1.0 - (errors / total) / slo.objective.error_budget();
     println!(
@@ -368,15 +403,26 @@ async fn live_figures_equal_the_truth_of_a_backfilled_history() -> Result<()> {
         figures.budget_remaining
     );
 
-    // Each burn rate is Prometheus' own ratio of the raw counters at the evaluation time,
-    // divided by the budget, and close to the history's truth.
+    // Each burn rate is Prometheus' own ratio at the evaluation time (of the raw counters,
+    // or of the tiles for the day-long windows), divided by the budget, and close to the
+    // history's truth over the same span.
+    let main = rule_group(&slo);
     for (window, burn) in &figures.burn_rates {
         let w = PromDuration::parse(window).map_err(anyhow::Error::msg)?;
-        let raw = prometheus
-            .query_at(&error_ratio(&slo.sli, w), evaluated)
-            .await?;
+        let (expr, end) = if is_tiled(&slo, w) {
+            let record = ratio_record(w);
+            let rule = main
+                .rules
+                .iter()
+                .find(|r| r.record.as_deref() == Some(record.as_str()))
+                .context("the tiled ratio's rule")?;
+            (rule.expr.clone(), tile_end)
+        } else {
+            (error_ratio(&slo.sli, w), evaluated)
+        };
+        let raw = prometheus.query_at(&expr, evaluated).await?;
         let prometheus_burn = raw.first().map(|s| s.value).context("raw ratio")? / 0.001;
-        let (e, n) = history.truth(evaluated, w.as_secs() as i64);
+        let (e, n) = history.truth(end, w.as_secs() as i64);
         let true_burn = e / n / 0.001;
         println!(
             "BURN {window}: status {burn:.4}, prometheus {prometheus_burn:.4}, history {true_burn:.4}"

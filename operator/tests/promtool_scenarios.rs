@@ -164,8 +164,8 @@ fn errors_within_budget_stay_silent() -> Result<()> {
     let f = run(
         &traffic(HISTORY, 0.0009, 3 * 1440, 0),
         "",
-        15,
-        (HISTORY, 2 * HISTORY, 15),
+        10,
+        (HISTORY, 2 * HISTORY, 10),
     )?;
     println!(
         "SCENARIO 0.09% errors: theory silent, measured {} firing evaluations",

@@ -1,14 +1,15 @@
 //! The period SLI is traffic-weighted: with 10:1 day/night traffic and errors only at night,
-//! the recorded 30d error ratio must be within 1% of the true ratio (errors over requests).
-//! An average of short-window ratios (what Sloth's optimised period rule computes) is
-//! several times off; the test prints both.
+//! the recorded 30d error ratio (a sum of 10-minute tiles) must be within 1% of the true
+//! ratio (errors over requests), and within 1% of the former construction, the sums of the
+//! 5-minute rates over the window. An average of short-window ratios (what Sloth's
+//! optimised period rule computes) is several times off; the test prints all three.
 
 mod support;
 
 use anyhow::{Context, Result};
 use support::*;
-use tidewatch_operator::slo_rules::rule_group;
 use tidewatch_operator::slo_rules::rules::PERIOD_RECORD;
+use tidewatch_operator::slo_rules::{rule_group, tile_group};
 
 const DAYS: u64 = 30;
 const NIGHT_MINUTES: u64 = 8 * 60;
@@ -32,6 +33,7 @@ fn period_error_ratio_is_traffic_weighted() -> Result<()> {
         4,
         "requests, errors, ratio at 5m and the period ratio"
     );
+    let groups = promtool_groups(vec![group, tile_group(&slo)]);
 
     let mut good = Vec::new();
     let mut bad = Vec::new();
@@ -46,13 +48,17 @@ fn period_error_ratio_is_traffic_weighted() -> Result<()> {
     let truth = per_day_errors / per_day_total;
 
     let dir = tempfile::tempdir()?;
-    let rules = write_rule_file(dir.path(), "rules.yaml", &[group])?;
+    let rules = write_rule_file(dir.path(), "rules.yaml", &groups)?;
     let ids = r#"{namespace="fraud", slo="fraud-availability"}"#;
     let period_expr = format!("{PERIOD_RECORD}{ids}");
+    let rates_expr = format!(
+        "sum_over_time(tidewatch_slo:errors:rate5m{ids}[30d]) / sum_over_time(tidewatch_slo:requests:rate5m{ids}[30d])"
+    );
     let averaged_expr = format!("avg_over_time(tidewatch_slo:error_ratio:rate5m{ids}[30d])");
     let mut text = format!(
-        "rule_files: [{}]\nevaluation_interval: 5m\ntests:\n- interval: 1m\n  input_series:\n",
-        serde_json::to_string(&rules.display().to_string())?
+        "rule_files: [{}]\nevaluation_interval: 5m\n{}tests:\n- interval: 1m\n  input_series:\n",
+        serde_json::to_string(&rules.display().to_string())?,
+        group_eval_order(&rules)?
     );
     for s in [
         requests("200", counter(&good)),
@@ -66,7 +72,7 @@ fn period_error_ratio_is_traffic_weighted() -> Result<()> {
     }
     // Expect 0 on purpose: promtool then prints the value it computed, which is what we read.
     text.push_str("  promql_expr_test:\n");
-    for expr in [&period_expr, &averaged_expr] {
+    for expr in [&period_expr, &rates_expr, &averaged_expr] {
         text.push_str(&format!(
             "  - expr: {}\n    eval_time: 30d\n    exp_samples: [{{labels: '{{}}', value: 0}}]\n",
             serde_json::to_string(expr)?
@@ -77,13 +83,22 @@ fn period_error_ratio_is_traffic_weighted() -> Result<()> {
     let run = test_rules(&test)?;
     let recorded = got_value(&run.output, &period_expr)
         .with_context(|| format!("no period value in:\n{}", run.output))?;
+    let rates = got_value(&run.output, &rates_expr)
+        .with_context(|| format!("no sum of rates in:\n{}", run.output))?;
     let averaged = got_value(&run.output, &averaged_expr)
         .with_context(|| format!("no average in:\n{}", run.output))?;
     let error = (recorded / truth - 1.0).abs();
+    let apart = (recorded / rates - 1.0).abs();
     println!(
-        "WEIGHTING true 30d error ratio {truth:.6}, recorded {recorded:.6} ({:.3}% off), average of 5m ratios {averaged:.6} ({:.1}x the truth)",
+        "WEIGHTING true 30d error ratio {truth:.6}, recorded from tiles {recorded:.6} ({:.3}% off), sums of 5m rates {rates:.6} ({:.3}% apart), average of 5m ratios {averaged:.6} ({:.1}x the truth)",
         error * 100.0,
+        apart * 100.0,
         averaged / truth
+    );
+    assert!(
+        apart < 0.01,
+        "tiles {recorded} and sums of rates {rates} disagree by {:.2}%",
+        apart * 100.0
     );
     assert!(
         error < 0.01,

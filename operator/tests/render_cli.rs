@@ -22,11 +22,11 @@ fn examples_render_cleanly_with_a_rule_summary() {
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr
-            .contains("slo fraud/fraud-detector-availability: 15 rules (10 recording, 5 alerting)"),
+            .contains("slo fraud/fraud-detector-availability: 17 rules (12 recording, 5 alerting)"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("slo fraud/fraud-detector-latency: 15 rules"),
+        stderr.contains("slo fraud/fraud-detector-latency: 17 rules"),
         "{stderr}"
     );
     let again = bin()

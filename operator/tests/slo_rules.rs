@@ -7,7 +7,7 @@ use support::*;
 use tidewatch_operator::promql::{le_regex, number, quote};
 use tidewatch_operator::slo_rules::rules::{absent_for, template_literal};
 use tidewatch_operator::slo_rules::{
-    Severity, raised_windows, rate_floor, rule_group, rule_names, tiers,
+    Severity, raised_windows, rate_floor, rule_group, rule_groups, rule_names, tiers, tile_group,
 };
 use tidewatch_operator::validate::{Objective, PromDuration, Window};
 
@@ -154,10 +154,87 @@ fn durations_print_in_prometheus_syntax() {
 }
 
 #[test]
-fn an_slo_has_fewer_rules_than_sloth_and_tiers_switch_off() {
+fn the_period_and_day_long_windows_sum_ten_minute_tiles() {
+    let slo = availability_slo("");
+    let tiles = tile_group(&slo);
+    assert_eq!(tiles.name, "tidewatch-slo-fraud-availability-tiles");
+    assert_eq!(tiles.interval.as_deref(), Some("10m"));
+    let tile_records: Vec<_> = tiles
+        .rules
+        .iter()
+        .filter_map(|r| r.record.clone())
+        .collect();
+    assert_eq!(
+        tile_records,
+        [
+            "tidewatch_slo:requests:increase10m",
+            "tidewatch_slo:errors:increase10m"
+        ]
+    );
+    assert!(tiles.rules.iter().all(|r| r.expr.contains("increase(")
+        && r.expr.contains("[10m]")
+        && r.labels["slo"] == "fraud-availability"));
+    let main = rule_group(&slo);
+    let expr = |record: &str| {
+        main.rules
+            .iter()
+            .find(|r| r.record.as_deref() == Some(record))
+            .map(|r| r.expr.clone())
+            .unwrap_or_else(|| panic!("no {record}"))
+    };
+    for (record, window) in [
+        ("tidewatch_slo:error_ratio:period", "30d"),
+        ("tidewatch_slo:error_ratio:rate1d", "1d"),
+        ("tidewatch_slo:error_ratio:rate3d", "3d"),
+    ] {
+        let e = expr(record);
+        assert!(
+            e.starts_with("sum_over_time(tidewatch_slo:errors:increase10m{")
+                && e.contains(&format!("sum_over_time(tidewatch_slo:requests:increase10m{{namespace=\"fraud\", slo=\"fraud-availability\"}}[{window}])")),
+            "{record}: {e}"
+        );
+        assert!(
+            !e.contains("tidewatch_requests_total"),
+            "{record} reads raw series: {e}"
+        );
+    }
+    for raw in ["6h", "2h", "30m"] {
+        let e = expr(&format!("tidewatch_slo:error_ratio:rate{raw}"));
+        assert!(e.contains(&format!("[{raw}]")) && e.contains("tidewatch_requests_total"));
+    }
+    // A target scraped every 5 minutes: four scrapes per tile.
+    let mut target = mlservice("fraud", "fraud-detector");
+    target.spec.monitoring.scrape_interval = "5m".into();
+    let slow = tidewatch_operator::validate::validate_slo(
+        &support::slo("apiVersion: tidewatch.io/v1alpha1\nkind: SLO\nmetadata: {name: slow, namespace: fraud}\nspec:\n  target: {mlService: fraud-detector}\n  objective: 99.9\n  indicator: {availability: {}}\n"),
+        Some(&target),
+    )
+    .expect("valid SLO");
+    assert_eq!(tile_group(&slow).interval.as_deref(), Some("20m"));
+    assert!(expr_of(&slow, "tidewatch_slo:error_ratio:period").contains("increase20m"));
+    let names = rule_names(&slo);
+    assert!(names.contains(&"tidewatch_slo:errors:increase10m".to_owned()));
+    assert_eq!(rule_groups(&slo).len(), 2);
+}
+
+fn expr_of(slo: &tidewatch_operator::validate::ValidSlo, record: &str) -> String {
+    rule_group(slo)
+        .rules
+        .iter()
+        .find(|r| r.record.as_deref() == Some(record))
+        .map(|r| r.expr.clone())
+        .expect("record")
+}
+
+#[test]
+fn an_slo_has_no_more_rules_than_sloth_and_tiers_switch_off() {
     let all = rule_group(&availability_slo(""));
     assert_eq!(all.rules.len(), 15, "10 recording + 4 burn alerts + absent");
-    assert!(all.rules.len() < 17);
+    let with_tiles: usize = rule_groups(&availability_slo(""))
+        .iter()
+        .map(|g| g.rules.len())
+        .sum();
+    assert_eq!(with_tiles, 17, "and two tile records");
     let names = rule_names(&availability_slo(""));
     assert!(
         names.contains(&"SLOErrorBudgetBurn".to_owned())

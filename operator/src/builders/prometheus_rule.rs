@@ -1,9 +1,9 @@
-//! The PrometheusRule of an SLO: one rule group from the SLO rule generator.
+//! The PrometheusRule of an SLO: the rule groups of the SLO rule generator.
 
 use super::{child_meta, names};
 use crate::labels::{self, Component};
 use crate::monitoring_types::{PrometheusRule, PrometheusRuleSpec};
-use crate::slo_rules::rule_group;
+use crate::slo_rules::rule_groups;
 use crate::validate::{OperatorSettings, ValidSlo};
 
 /// The PrometheusRule of an SLO.
@@ -19,7 +19,7 @@ pub fn prometheus_rule(slo: &ValidSlo, settings: &OperatorSettings) -> Prometheu
             slo.owner.as_ref(),
         ),
         spec: PrometheusRuleSpec {
-            groups: vec![rule_group(slo)],
+            groups: rule_groups(slo),
         },
     }
 }

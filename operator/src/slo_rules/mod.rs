@@ -1,4 +1,4 @@
-//! The SLO rule generator: burn-rate tiers, PromQL for each indicator, and the rule group of
+//! The SLO rule generator: burn-rate tiers, PromQL for each indicator, and the rule groups of
 //! an SLO. Pure functions of a `ValidSlo`; no I/O.
 
 pub mod burn_rates;
@@ -6,4 +6,4 @@ pub mod rules;
 pub mod sli;
 
 pub use burn_rates::{Severity, Tier, raised_windows, rate_floor, tiers};
-pub use rules::{ABSENT_ALERT, BURN_ALERT, rule_group, rule_names};
+pub use rules::{ABSENT_ALERT, BURN_ALERT, rule_group, rule_groups, rule_names, tile_group};

@@ -1,10 +1,15 @@
-//! The rule group of one SLO: recording rules for each window's error ratio, the
-//! traffic-weighted period ratio, one burn alert per enabled tier, and the absent alert.
+//! The two rule groups of one SLO. The main group records each window's error ratio and the
+//! traffic-weighted period ratio, and holds one burn alert per enabled tier and the absent
+//! alert. The tile group, evaluated every tile span (10 minutes), records the number of
+//! events and of bad events in each span; the period and the day-long windows are sums of
+//! those tiles, so they read one sample per 10 minutes instead of every raw sample.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::burn_rates::{Severity, Tier, tiers};
-use super::sli::{error_rate, error_ratio, presence_selector, total_rate};
+use super::burn_rates::{Severity, Tier, rate_floor, tiers};
+use super::sli::{
+    error_increase, error_rate, error_ratio, presence_selector, total_increase, total_rate,
+};
 use crate::monitoring_types::{Rule, RuleGroup};
 use crate::promql::{number, quote};
 use crate::validate::{PromDuration, TierPolicy, ValidSlo};
@@ -33,6 +38,49 @@ pub fn ratio_record(window: PromDuration) -> String {
 
 /// Recorded traffic-weighted error ratio over the whole SLO window.
 pub const PERIOD_RECORD: &str = "tidewatch_slo:error_ratio:period";
+
+/// Recorded number of events in each tile of `span`.
+pub fn requests_tile_record(span: PromDuration) -> String {
+    format!("{RECORD_PREFIX}:requests:increase{span}")
+}
+
+/// Recorded number of bad events in each tile of `span`.
+pub fn errors_tile_record(span: PromDuration) -> String {
+    format!("{RECORD_PREFIX}:errors:increase{span}")
+}
+
+/// Span of a tile when the target is scraped often enough.
+const TILE_SPAN: u64 = 600;
+/// Windows at least this long are read from tiles.
+const TILED_FROM: u64 = 86_400;
+
+/// Span of each tile and evaluation interval of the tile group: 10 minutes, or the rate
+/// floor (four scrape intervals) when that is longer, so that every tile holds enough
+/// samples for `increase`.
+pub fn tile_span(slo: &ValidSlo) -> PromDuration {
+    PromDuration::from_secs(TILE_SPAN.max(rate_floor(slo.scrape_interval).as_secs()))
+}
+
+/// Whether the error ratio over `window` is a sum of tiles rather than a rate of the raw
+/// series: a day or longer, and at least six tiles.
+pub fn is_tiled(slo: &ValidSlo, window: PromDuration) -> bool {
+    window.as_secs() >= TILED_FROM && window.as_secs() >= 6 * tile_span(slo).as_secs()
+}
+
+/// Ratio of the summed tiles over `window`: errors and totals count the same spans, so
+/// every span weighs by its traffic (a ratio of sums, never an average of ratios). It covers
+/// the whole tiles recorded within the window: exactly `window` when it is a whole number
+/// of spans, ending at the newest tile, so the events of the last span (at most 10 minutes)
+/// join at the next tile.
+fn tiled_ratio(slo: &ValidSlo, window: PromDuration) -> String {
+    let ids = identity_matchers(slo);
+    let span = tile_span(slo);
+    format!(
+        "sum_over_time({}{ids}[{window}])\n/\nsum_over_time({}{ids}[{window}])",
+        errors_tile_record(span),
+        requests_tile_record(span)
+    )
+}
 
 /// Makes user text literal inside a Go template (Prometheus expands alert labels and
 /// annotations): every `{{` becomes an action printing `{{`.
@@ -93,20 +141,35 @@ fn recording_rules(slo: &ValidSlo, all: &[Tier]) -> Vec<Rule> {
         ),
     ];
     for window in windows(all).into_iter().skip(1) {
-        rules.push(record(ratio_record(window), error_ratio(&slo.sli, window)));
+        let expr = if is_tiled(slo, window) {
+            tiled_ratio(slo, window)
+        } else {
+            error_ratio(&slo.sli, window)
+        };
+        rules.push(record(ratio_record(window), expr));
     }
-    // Sums of the short-window rates over the period: numerator and denominator are sampled
-    // identically, so the ratio weighs every interval by its traffic.
-    let period = slo.window.duration();
     rules.push(record(
         PERIOD_RECORD.to_owned(),
-        format!(
-            "sum_over_time({}{ids}[{period}])\n/\nsum_over_time({}{ids}[{period}])",
-            errors_record(shortest),
-            requests_record(shortest)
-        ),
+        tiled_ratio(slo, slo.window.duration()),
     ));
     rules
+}
+
+/// The tile group's rules: events and bad events per span. `increase` counts a counter
+/// reset from zero and extrapolates to the span's edges, so consecutive tiles add up to
+/// the window's events without overlap.
+fn tile_rules(slo: &ValidSlo) -> Vec<Rule> {
+    let span = tile_span(slo);
+    let record = |name: String, expr: String| Rule {
+        record: Some(name),
+        expr,
+        labels: identity(slo),
+        ..Rule::default()
+    };
+    vec![
+        record(requests_tile_record(span), total_increase(&slo.sli, span)),
+        record(errors_tile_record(span), error_increase(&slo.sli, span)),
+    ]
 }
 
 fn tier_policy(slo: &ValidSlo, severity: Severity) -> Option<&TierPolicy> {
@@ -134,11 +197,19 @@ fn burn_alert(slo: &ValidSlo, tier: &Tier, policy: &TierPolicy) -> Rule {
     );
     let guard = slo.alerting.minimum_requests_per_hour;
     if guard > 0.0 {
-        expr.push_str(&format!(
-            "\nand on ()\n  ({} * 3600 >= {})",
-            total_rate(&slo.sli, tier.long),
-            number(guard)
-        ));
+        let per_hour = if is_tiled(slo, tier.long) {
+            // The mean tile over the window, as in the raw rate over the data present.
+            let span = tile_span(slo);
+            format!(
+                "avg_over_time({}{ids}[{}]) * {}",
+                requests_tile_record(span),
+                tier.long,
+                number(3600.0 / span.as_secs() as f64)
+            )
+        } else {
+            format!("{} * 3600", total_rate(&slo.sli, tier.long))
+        };
+        expr.push_str(&format!("\nand on ()\n  ({per_hour} >= {})", number(guard)));
     }
     let mut labels: BTreeMap<String, String> = policy
         .labels
@@ -218,7 +289,7 @@ fn absent_alert(slo: &ValidSlo) -> Rule {
     }
 }
 
-/// The rule group of an SLO.
+/// The main rule group of an SLO: ratios, the period SLI and the alerts.
 pub fn rule_group(slo: &ValidSlo) -> RuleGroup {
     let all = tiers(slo.window, slo.scrape_interval);
     let mut rules = recording_rules(slo, &all);
@@ -237,12 +308,26 @@ pub fn rule_group(slo: &ValidSlo) -> RuleGroup {
     }
 }
 
+/// The tile group of an SLO, evaluated every tile span.
+pub fn tile_group(slo: &ValidSlo) -> RuleGroup {
+    RuleGroup {
+        name: format!("tidewatch-slo-{}-tiles", slo.name),
+        interval: Some(tile_span(slo).to_string()),
+        rules: tile_rules(slo),
+    }
+}
+
+/// Both rule groups of an SLO: the main group, then the tiles it reads.
+pub fn rule_groups(slo: &ValidSlo) -> Vec<RuleGroup> {
+    vec![rule_group(slo), tile_group(slo)]
+}
+
 /// Distinct names of the rules of an SLO, in group order (for status).
 pub fn rule_names(slo: &ValidSlo) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    rule_group(slo)
-        .rules
+    rule_groups(slo)
         .iter()
+        .flat_map(|g| &g.rules)
         .map(|r| r.name().to_owned())
         .filter(|n| seen.insert(n.clone()))
         .collect()

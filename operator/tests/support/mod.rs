@@ -12,7 +12,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use tidewatch_operator::api::{MLService, SLO};
 use tidewatch_operator::monitoring_types::RuleGroup;
-use tidewatch_operator::slo_rules::rule_group;
+use tidewatch_operator::slo_rules::rule_groups;
 use tidewatch_operator::validate::{ValidSlo, validate_slo};
 
 /// The promtool binary: `$PROMTOOL`, else `promtool` on PATH, else the project's tool cache
@@ -101,9 +101,59 @@ pub fn check_rules(file: &Path) -> Result<()> {
     }
 }
 
-/// The rule group of a valid SLO, in a rule file of its own.
+/// The rule groups of a valid SLO, in a rule file of its own, as promtool must see them
+/// (`promtool_groups`).
 pub fn rule_file_of(dir: &Path, slo: &ValidSlo) -> Result<PathBuf> {
-    write_rule_file(dir, "rules.yaml", &[rule_group(slo)])
+    write_rule_file(dir, "rules.yaml", &promtool_groups(rule_groups(slo)))
+}
+
+/// Groups made to behave under `promtool test rules` as under Prometheus. promtool
+/// evaluates every group at the test file's `evaluation_interval`, whatever the group's
+/// own `interval`; a Prometheus evaluates a group with `interval: 10m` every 10 minutes,
+/// so a 10-minute tile recorded every minute would count each event ten times. Each rule
+/// of a group with its own interval is therefore kept only at the instants that group
+/// would be evaluated (multiples of its interval), which holds when the test's evaluation
+/// interval divides it (`group_eval_order` puts such groups first, as the freshest tile a
+/// Prometheus may have).
+pub fn promtool_groups(groups: Vec<RuleGroup>) -> Vec<RuleGroup> {
+    groups
+        .into_iter()
+        .map(|mut g| {
+            if let Some(interval) = &g.interval {
+                let seconds = tidewatch_operator::validate::PromDuration::parse(interval)
+                    .expect("group intervals are durations")
+                    .as_secs();
+                for r in &mut g.rules {
+                    r.expr = format!("({})\nand on ()\n(vector(time()) % {seconds} == 0)", r.expr);
+                }
+            }
+            g
+        })
+        .collect()
+}
+
+/// The `group_eval_order` line of a unit-test file for `rule_file`: groups with their own
+/// interval (the tiles) before the groups that read them.
+pub fn group_eval_order(rule_file: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(rule_file)?;
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let mut groups: Vec<(bool, String)> = parsed["groups"]
+        .as_sequence()
+        .context("groups")?
+        .iter()
+        .map(|g| {
+            (
+                g.get("interval").is_none(),
+                g["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    groups.sort();
+    let names: Vec<String> = groups.into_iter().map(|(_, n)| n).collect();
+    Ok(format!(
+        "group_eval_order: {}\n",
+        serde_json::to_string(&names)?
+    ))
 }
 
 /// Output of one `promtool test rules` run: exit status and combined output.
@@ -242,8 +292,9 @@ pub fn write_silence_test(
     (from, to, step): (u64, u64, u64),
 ) -> Result<PathBuf> {
     let mut text = format!(
-        "rule_files: [{}]\nevaluation_interval: {evaluation_minutes}m\ntests:\n- interval: 1m\n  input_series:\n",
-        serde_json::to_string(&rule_file.display().to_string())?
+        "rule_files: [{}]\nevaluation_interval: {evaluation_minutes}m\n{}tests:\n- interval: 1m\n  input_series:\n",
+        serde_json::to_string(&rule_file.display().to_string())?,
+        group_eval_order(rule_file)?
     );
     for s in series {
         text.push_str(&format!(
