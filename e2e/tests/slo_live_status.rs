@@ -16,6 +16,7 @@ use tidewatch_e2e::operator::resources::{apply_yaml, condition, examples, slos, 
 use tidewatch_e2e::operator::{Operator, OperatorOptions, SERVICE_ACCOUNT, operator_user};
 use tidewatch_e2e::stack::inference::{InferenceOptions, InferenceServer};
 use tidewatch_e2e::stack::prometheus::{Prometheus, ScrapeJob};
+use tidewatch_e2e::stack::rules::shorten_tiles;
 use tidewatch_e2e::stack::traffic::Traffic;
 use tidewatch_e2e::{TestNamespace, client, eventually, kubectl};
 use tidewatch_testkit::free_port;
@@ -39,12 +40,16 @@ fn generated_rules(namespace: &str, dir: &std::path::Path) -> anyhow::Result<std
         .iter()
         .flat_map(|r| r["spec"]["groups"].as_array().cloned().unwrap_or_default())
         .collect();
-    ensure!(groups.len() == 2, "two SLOs, two groups: {groups:?}");
+    ensure!(groups.len() == 4, "two SLOs, two groups each: {groups:?}");
+    let mut groups: Vec<serde_yaml::Value> = serde_yaml::to_value(groups)?
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    shorten_tiles(&mut groups);
+    let mut file = serde_yaml::Mapping::new();
+    file.insert("groups".into(), serde_yaml::Value::Sequence(groups));
     let path = dir.join("generated.rules.yaml");
-    std::fs::write(
-        &path,
-        serde_yaml::to_string(&serde_json::json!({"groups": groups}))?,
-    )?;
+    std::fs::write(&path, serde_yaml::to_string(&file)?)?;
     Ok(path)
 }
 

@@ -26,6 +26,7 @@ pub fn rendered_slo_rules(dir: &Path) -> anyhow::Result<(PathBuf, Vec<String>)> 
         }
     }
     anyhow::ensure!(!groups.is_empty(), "render produced no PrometheusRule");
+    shorten_tiles(&mut groups);
     let records = groups
         .iter()
         .flat_map(|g| g["rules"].as_sequence().cloned().unwrap_or_default())
@@ -36,6 +37,36 @@ pub fn rendered_slo_rules(dir: &Path) -> anyhow::Result<(PathBuf, Vec<String>)> 
     file.insert("groups".into(), Value::Sequence(groups));
     std::fs::write(&path, serde_yaml::to_string(&file)?)?;
     Ok((path, records))
+}
+
+/// The tile span these tests give the SLO tile groups instead of the generated 10 minutes.
+pub const TEST_TILE_SPAN: &str = "5s";
+
+/// Shortens every SLO tile group (`tidewatch-slo-<name>-tiles`) to `TEST_TILE_SPAN`: its
+/// evaluation interval and the range of its `increase()`. A 10-minute group is first
+/// evaluated up to 10 minutes after Prometheus starts, longer than these tests wait; the
+/// construction is the same at any span (ratios of sums of tiles), and the 10-minute span
+/// itself is proven by the operator's promtool and backfilled-history tests.
+pub fn shorten_tiles(groups: &mut [Value]) {
+    for group in groups {
+        let Some(interval) = group["interval"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        let is_tiles = group["name"].as_str().is_some_and(|n| n.ends_with("-tiles"));
+        if !is_tiles {
+            continue;
+        }
+        group["interval"] = Value::from(TEST_TILE_SPAN);
+        let range = format!("[{interval}]");
+        let short = format!("[{TEST_TILE_SPAN}]");
+        if let Some(rules) = group["rules"].as_sequence_mut() {
+            for rule in rules {
+                if let Some(expr) = rule["expr"].as_str() {
+                    rule["expr"] = Value::from(expr.replace(&range, &short));
+                }
+            }
+        }
+    }
 }
 
 /// Every `alerts/*.rules.yaml`, sorted.
