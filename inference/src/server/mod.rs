@@ -145,13 +145,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/v2", web::get().to(oip::server_metadata))
         .route("/v2/health/live", web::get().to(oip::live))
         .route("/v2/health/ready", web::get().to(oip::ready))
+        // Before the other `{name}` routes: actix tries routes in turn, and each pattern
+        // with a `{...}` segment is a regex match.
+        .route(OIP_INFER_PATH, web::post().to(oip::infer))
         .route("/v2/models/{name}", web::get().to(oip::model_metadata))
         .route("/v2/models/{name}/ready", web::get().to(oip::model_ready))
         .route(
             "/v2/models/{name}/versions/{version}",
             web::get().to(oip::version_metadata),
         )
-        .route(OIP_INFER_PATH, web::post().to(oip::infer))
         .route("/v1/feedback", web::post().to(feedback::feedback))
         .default_service(web::to(routes::not_found));
 }
