@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side load test of tidewatch-inference against (a) a FastAPI + scikit-learn
-# baseline (one uvicorn worker, same features and users) and (b) an actix-web hello-world
-# floor, plus the overhead of metrics + tracing against both switched off.
+# Load test of tidewatch-inference side by side with (a) MLServer 1.7.1 serving the same
+# scikit-learn model on the same Open Inference Protocol route, (b) a FastAPI +
+# scikit-learn baseline of /v1/predict (one uvicorn worker, same features and users),
+# (c) an actix-web hello-world floor, plus the overhead of metrics + tracing against both
+# switched off.
+#
+# Closed-loop throughput and latency come from wrk (one thread, Lua POST bodies), an
+# external client that is not the bottleneck: against the floor it does about twice what
+# tidewatch does, and its own CPU share is reported beside every row. The project's load
+# generator (examples/loadgen.rs) is kept for what wrk cannot do: open loop at a fixed rate
+# (p50/p99 and CPU per request at half of each server's peak), where the floor offered the
+# same rate shows what the generator and the machine add.
 #
 # Loopback only, every run bounded in time; all processes started here are stopped by PID.
-# With two or more CPUs the servers under test share one CPU and the load generator gets
-# another (taskset), so every server gets the same single core and req/s compares servers,
-# not the scheduler's mood. The OTLP sink runs on the load generator's CPU, like a
-# collector on another machine would.
-#
-# The overhead of metrics + tracing is also measured side by side: the off server and an
-# instrumented one sharing a CPU at the same time, which cancels the machine's drift.
+# With two or more CPUs the servers under test run on the last CPU and the clients on CPU
+# 0 (taskset), so every server gets the same single core. The OTLP sink runs on the
+# clients' CPU, like a collector on another machine would.
 #
 # Knobs: BENCH_SECONDS (per run, default 8), BENCH_CONNECTIONS (default 32),
-#        BENCH_ROUNDS (interleaved rounds, default 5), BENCH_VENV (Python venv location).
+#        BENCH_ROUNDS (interleaved rounds, default 5), BENCH_VENV (FastAPI venv location),
+#        BENCH_MLSERVER_VENV (MLServer venv location).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +31,9 @@ VENV=${BENCH_VENV:-$HOME/.cache/tidewatch/bench-venv}
 OUT_DIR="$ROOT/target/bench"
 WORK=$(mktemp -d)
 PIDS=()
+MODEL_NAME=fraud-mlp
+MODEL_VERSION=1.0.0
+V2_PATH="/v2/models/$MODEL_NAME/infer"
 
 # shellcheck source=../../scripts/lib/proc.sh
 source "$ROOT/scripts/lib/proc.sh"
@@ -37,17 +46,24 @@ trap cleanup EXIT
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
-
 # Command prefixes that pin to a CPU (empty when pinning is off). taskset execs its
 # command, so `$!` after a pinned background start is the server's own PID.
 ON_SERVER_CPU=()
 ON_LOAD_CPU=()
+CLIENT_CPU=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   ON_SERVER_CPU=(taskset -c "$(($(nproc) - 1))")
   ON_LOAD_CPU=(taskset -c 0)
-  log "servers on CPU $(($(nproc) - 1)); load generator and OTLP sink on CPU 0"
+  CLIENT_CPU=(--client-cpu 0)
+  log "servers on CPU $(($(nproc) - 1)); clients (wrk, load generator) and OTLP sink on CPU 0"
 else
   log "fewer than 2 CPUs or no taskset: nothing pinned, figures will be noisier"
+fi
+
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian package)"
+  SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $SUDO apt-get install -y -q wrk >/dev/null
 fi
 
 log "building release binaries (server, floor, load generator)"
@@ -60,17 +76,43 @@ if [ ! -x "$VENV/bin/uvicorn" ] || ! "$VENV/bin/python" -c 'import sklearn, fast
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q -r "$HERE/baseline/requirements.txt"
 fi
+MLSERVER_VENV=$("$HERE/mlserver/setup.sh")
 
 "$BIN/examples/export_bench_data" "$WORK/data"
 cat > "$WORK/body.json" <<'JSON'
 {"transaction_id":"bench-1","user_id":"user-000123","amount":84.2,"currency":"USD","merchant_category":"electronics","merchant_country":"US","card_present":false,"local_hour":21}
 JSON
+# The same transaction's nine engineered features (user-000123's profile) as the Open
+# Inference Protocol's FP32 tensor; both servers of the /v2 comparison get these bytes.
+# MLServer's scikit-learn runtime answers `predict` (the class) unless asked for
+# `predict_proba`, which tidewatch's probabilities are the equal of, so its body names that
+# output; tidewatch has one output and refuses other names.
+python3 - "$WORK/data/users.json" "$WORK" <<'PY'
+import json, math, sys
+user = json.load(open(sys.argv[1]))["user-000123"]
+amount, avg = 84.2, max(user["avg_amount_30d"], 1.0)
+row = [math.log(amount + 1.0), min(max(math.log(amount / avg), -5.0), 8.0),
+       min(max(user["txn_count_24h"], 0.0), 200.0), math.log(max(user["account_age_days"], 0.0) + 1.0),
+       float(user["home_country"].upper() != "US"), min(max(user["chargebacks_90d"], 0.0), 50.0),
+       0.0, 1.0, 1.0]
+tensor = {"id": "bench-1", "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 9], "data": row}]}
+open(f"{sys.argv[2]}/tensor.json", "w").write(json.dumps(tensor, separators=(",", ":")))
+tensor["outputs"] = [{"name": "predict_proba"}]
+open(f"{sys.argv[2]}/tensor-mlserver.json", "w").write(json.dumps(tensor, separators=(",", ":")))
+PY
 
-# load URL SERVER_PID [--rate R] -> one JSON line, with the server's CPU per request
+# load URL SERVER_PID BODY_FILE [--rate R] -> one JSON line, with the server's CPU per
+# request: wrk in closed loop, the project's load generator at a fixed rate
 load() {
-  local url=$1 pid=$2; shift 2
-  "${ON_LOAD_CPU[@]}" "$BIN/examples/loadgen" --url "$url" --body-file "$WORK/body.json" \
-    --connections "$CONNECTIONS" --seconds "$RUN_SECONDS" --warmup 2 --cpu-pid "$pid" "$@"
+  local url=$1 pid=$2 body=$3; shift 3
+  if [ "${1:-}" = --rate ]; then
+    "${ON_LOAD_CPU[@]}" "$BIN/examples/loadgen" --url "$url" --body-file "$body" \
+      --connections "$CONNECTIONS" --seconds "$RUN_SECONDS" --warmup 2 --cpu-pid "$pid" "$@" |
+      python3 -c 'import json, sys; r = json.loads(sys.stdin.read()); r["offered_rps"] = float(sys.argv[1]); r["load1"] = float(open("/proc/loadavg").read().split()[0]); print(json.dumps(r))' "$2"
+  else
+    python3 "$HERE/wrk/load.py" --url "$url" --body-file "$body" --connections "$CONNECTIONS" \
+      --seconds "$RUN_SECONDS" --warmup 2 --cpu-pid "$pid" "${CLIENT_CPU[@]}"
+  fi
 }
 
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
@@ -85,18 +127,37 @@ SINK_PORT=$(free_port)
 PIDS+=("$!")
 wait_for_url 60 "http://127.0.0.1:$SINK_PORT/"
 
-# --- baseline (once: it is two orders of magnitude away from the others) ---
+# --- the Python servers, up for the whole run on the servers' CPU (idle between their
+# rounds): the FastAPI baseline, and MLServer with the same model ---
 BASE_PORT=$(free_port)
 ( cd "$HERE/baseline" && BENCH_DATA="$WORK/data" exec "${ON_SERVER_CPU[@]}" "$VENV/bin/uvicorn" app:app \
     --host 127.0.0.1 --port "$BASE_PORT" --workers 1 --log-level warning --no-access-log ) &
 BASE_PID=$!; PIDS+=("$BASE_PID")
-wait_for_url 60 "http://127.0.0.1:$BASE_PORT/healthz"
-log "baseline (FastAPI + scikit-learn, one worker)"
-BASELINE=$(load "http://127.0.0.1:$BASE_PORT/v1/predict" "$BASE_PID")
-stop_pid "$BASE_PID"
 
-# --- floor and tidewatch-inference (off, on at 1% and 10% trace sampling), interleaved
-# so that load from other work on the machine spreads over all of them ---
+log "training MLServer's model (the baseline's scikit-learn pipeline)"
+PYTHONPATH="$HERE/baseline" "$MLSERVER_VENV/bin/python" "$HERE/mlserver/write_model.py" \
+  "$WORK/data" "$WORK/mlserver" "$MODEL_NAME" "$MODEL_VERSION"
+MLSERVER_PORT=$(free_port)
+# parallel_workers 0 scores in the server's own process: MLServer's default pool of
+# inference worker processes fails to start on Python 3.11 here ("There is no current
+# event loop"). One process on one CPU is also what tidewatch's one worker gets.
+cat > "$WORK/mlserver/settings.json" <<JSON
+{"host": "127.0.0.1", "http_port": $MLSERVER_PORT, "grpc_port": $(free_port),
+ "metrics_port": $(free_port), "parallel_workers": 0, "debug": false}
+JSON
+( cd "$WORK/mlserver" && exec "${ON_SERVER_CPU[@]}" "$MLSERVER_VENV/bin/mlserver" start . \
+    >"$WORK/mlserver.log" 2>&1 ) &
+MLSERVER_PID=$!; PIDS+=("$MLSERVER_PID")
+wait_for_url 60 "http://127.0.0.1:$BASE_PORT/healthz"
+wait_for_url 120 "http://127.0.0.1:$MLSERVER_PORT/v2/models/$MODEL_NAME/ready" ||
+  { cat "$WORK/mlserver.log" >&2; exit 1; }
+# Both /v2 servers must answer the tensor body with a probability before being timed.
+curl -sf -H 'content-type: application/json' --data-binary @"$WORK/tensor-mlserver.json" \
+  "http://127.0.0.1:$MLSERVER_PORT$V2_PATH" > "$WORK/mlserver-answer.json" ||
+  { cat "$WORK/mlserver.log" >&2; exit 1; }
+log "MLServer answers: $(cat "$WORK/mlserver-answer.json")"
+
+# --- tidewatch-inference: started for each measurement ---
 serve() {
   local port=$1; shift
   TIDEWATCH_LOG_FORMAT=json RUST_LOG=warn "${ON_SERVER_CPU[@]}" "$BIN/tidewatch-inference" serve \
@@ -104,42 +165,58 @@ serve() {
   echo $!
 }
 
-# measure MODE [loadgen flags] -> sets RESULT (runs in this shell so PIDS stays complete)
-measure() {
-  local mode=$1 port pid
-  port=$(free_port)
-  case "$mode" in
-    off) pid=$(serve "$port" --disable-instrumentation) ;;
-    on1) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.01) ;;
-    on10) pid=$(serve "$port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.1) ;;
+# start MODE -> sets PORT and PID of a ready tidewatch server in that mode
+start() {
+  PORT=$(free_port)
+  case "$1" in
+    off) PID=$(serve "$PORT" --disable-instrumentation) ;;
+    on1) PID=$(serve "$PORT" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.01) ;;
+    on10) PID=$(serve "$PORT" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio 0.1) ;;
   esac
-  PIDS+=("$pid")
-  wait_for_url 60 "http://127.0.0.1:$port/readyz"
-  RESULT=$(load "http://127.0.0.1:$port/v1/predict" "$pid" "${@:2}")
-  if curl -s "http://127.0.0.1:$port/metrics" | grep -q 'route="/v1/predict".*code="5'; then
-    log "5xx answers from the $mode server"
-  fi
-  stop_pid "$pid"
+  PIDS+=("$PID")
+  wait_for_url 60 "http://127.0.0.1:$PORT/readyz"
 }
 
-declare -a FLOOR_RUNS OFF_RUNS ON1_RUNS ON10_RUNS
+# finish MODE: says so when the server answered 5xx, then stops it
+finish() {
+  if curl -s "http://127.0.0.1:$PORT/metrics" | grep -q 'route="/v[12][^"]*".*code="5'; then
+    log "5xx answers from the $1 server"
+  fi
+  stop_pid "$PID"
+}
+
+# measure MODE [load flags] -> sets RESULT: /v1/predict of a fresh server in that mode
+measure() {
+  start "$1"
+  RESULT=$(load "http://127.0.0.1:$PORT/v1/predict" "$PID" "$WORK/body.json" "${@:2}")
+  finish "$1"
+}
+
+declare -a FLOOR_RUNS OFF_RUNS ON1_RUNS ON1_V2_RUNS ON10_RUNS BASE_RUNS MLSERVER_RUNS
 for round in $(seq 1 "$ROUNDS"); do
-  log "round $round/$ROUNDS: floor"
-  FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID")")
+  log "round $round/$ROUNDS (load average $(cut -d' ' -f1-3 /proc/loadavg)): floor"
+  FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" "$WORK/body.json")")
   log "round $round/$ROUNDS: tidewatch, instrumentation off"
   measure off; OFF_RUNS+=("$RESULT")
-  log "round $round/$ROUNDS: tidewatch, metrics + tracing (1% sampled)"
-  measure on1; ON1_RUNS+=("$RESULT")
+  log "round $round/$ROUNDS: tidewatch, metrics + tracing (1% sampled), /v1/predict and $V2_PATH"
+  start on1
+  ON1_RUNS+=("$(load "http://127.0.0.1:$PORT/v1/predict" "$PID" "$WORK/body.json")")
+  ON1_V2_RUNS+=("$(load "http://127.0.0.1:$PORT$V2_PATH" "$PID" "$WORK/tensor.json")")
+  finish on1
   log "round $round/$ROUNDS: tidewatch, metrics + tracing (10% sampled)"
   measure on10; ON10_RUNS+=("$RESULT")
+  log "round $round/$ROUNDS: FastAPI baseline, /v1/predict"
+  BASE_RUNS+=("$(load "http://127.0.0.1:$BASE_PORT/v1/predict" "$BASE_PID" "$WORK/body.json")")
+  log "round $round/$ROUNDS: MLServer, $V2_PATH"
+  MLSERVER_RUNS+=("$(load "http://127.0.0.1:$MLSERVER_PORT$V2_PATH" "$MLSERVER_PID" "$WORK/tensor-mlserver.json")")
 done
 
 # --- side by side: an instrumented server and a reference (the off server, or the floor)
-# on the same CPU at the same time, each loaded by its own generator with half the
-# connections. Whatever slows the machine down slows both alike, so their CPU per request
-# compares closely even when back-to-back runs of one build differ by 20 %. The two also
-# evict each other's caches, which inflates both and, with its larger working set,
-# probably the instrumented one more: read it as pessimistic for tidewatch. ---
+# on the same CPU at the same time, each loaded by its own wrk with half the connections.
+# Whatever slows the machine down slows both alike, so their CPU per request compares
+# closely even when back-to-back runs of one build differ by 20 %. The two also evict each
+# other's caches, which inflates both and, with its larger working set, probably the
+# instrumented one more: read it as pessimistic for tidewatch. ---
 # side_by_side REFERENCE RATIO -> sets PAIR to {"reference": run, "on": run}; REFERENCE
 # is `off` (a tidewatch server started with instrumentation off) or `floor`
 side_by_side() {
@@ -154,9 +231,9 @@ side_by_side() {
   on_pid=$(serve "$on_port" --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --trace-sample-ratio "$ratio"); PIDS+=("$on_pid")
   wait_for_url 60 "http://127.0.0.1:$ref_port/readyz"
   wait_for_url 60 "http://127.0.0.1:$on_port/readyz"
-  CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$ref_port/v1/predict" "$ref_pid" > "$WORK/pair-ref.json" &
+  CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$ref_port/v1/predict" "$ref_pid" "$WORK/body.json" > "$WORK/pair-ref.json" &
   ref_load=$!
-  on_json=$(CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$on_port/v1/predict" "$on_pid")
+  on_json=$(CONNECTIONS=$((CONNECTIONS / 2)) load "http://127.0.0.1:$on_port/v1/predict" "$on_pid" "$WORK/body.json")
   wait "$ref_load"
   ref_json=$(cat "$WORK/pair-ref.json")
   PAIR=$(python3 -c 'import json, sys; print(json.dumps({"reference": json.loads(sys.argv[1]), "on": json.loads(sys.argv[2])}))' "$ref_json" "$on_json")
@@ -182,106 +259,55 @@ PY
 FLOOR=$(median_by rps "${FLOOR_RUNS[@]}")
 OFF=$(median_by rps "${OFF_RUNS[@]}")
 ON1=$(median_by rps "${ON1_RUNS[@]}")
+ON1_V2=$(median_by rps "${ON1_V2_RUNS[@]}")
 ON10=$(median_by rps "${ON10_RUNS[@]}")
+BASELINE=$(median_by rps "${BASE_RUNS[@]}")
+MLSERVER=$(median_by rps "${MLSERVER_RUNS[@]}")
 
-# --- latency at half of peak (open loop), three interleaved rounds, the median p99 kept:
-# one stall of the virtual CPU can set a single run's p99. The floor at tidewatch's rate
-# shows the tail this machine and load generator give a server that does almost nothing. ---
-HALF1_RATE=$(python3 -c "print(round($(field "$ON1" rps) / 2))")
-HALF10_RATE=$(python3 -c "print(round($(field "$ON10" rps) / 2))")
-declare -a HALF1_RUNS HALF10_RUNS HALF_FLOOR_RUNS
+# --- latency at half of each one's peak (open loop, the project's load generator), three
+# interleaved rounds, the median p99 kept: one stall of the virtual CPU can set a single
+# run's p99. The floor offered tidewatch's rate shows the tail this machine and load
+# generator give a server that does almost nothing. ---
+half() { python3 -c "print(round($(field "$1" rps) / 2))"; }
+HALF1_RATE=$(half "$ON1"); HALF10_RATE=$(half "$ON10"); HALF_V2_RATE=$(half "$ON1_V2")
+HALF_BASE_RATE=$(half "$BASELINE"); HALF_MLSERVER_RATE=$(half "$MLSERVER")
+declare -a HALF1_RUNS HALF10_RUNS HALF_FLOOR_RUNS HALF_V2_RUNS HALF_BASE_RUNS HALF_MLSERVER_RUNS
 for round in 1 2 3; do
-  log "open loop $round/3: tidewatch 1% at $HALF1_RATE req/s, 10% at $HALF10_RATE req/s, floor at $HALF1_RATE req/s"
-  measure on1 --rate "$HALF1_RATE"; HALF1_RUNS+=("$RESULT")
+  log "open loop $round/3: tidewatch 1% at $HALF1_RATE req/s (/v2: $HALF_V2_RATE), 10% at $HALF10_RATE, floor at $HALF1_RATE, FastAPI at $HALF_BASE_RATE, MLServer at $HALF_MLSERVER_RATE"
+  start on1
+  HALF1_RUNS+=("$(load "http://127.0.0.1:$PORT/v1/predict" "$PID" "$WORK/body.json" --rate "$HALF1_RATE")")
+  HALF_V2_RUNS+=("$(load "http://127.0.0.1:$PORT$V2_PATH" "$PID" "$WORK/tensor.json" --rate "$HALF_V2_RATE")")
+  finish on1
   measure on10 --rate "$HALF10_RATE"; HALF10_RUNS+=("$RESULT")
-  HALF_FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" --rate "$HALF1_RATE")")
+  HALF_FLOOR_RUNS+=("$(load "http://127.0.0.1:$FLOOR_PORT/v1/predict" "$FLOOR_PID" "$WORK/body.json" --rate "$HALF1_RATE")")
+  HALF_BASE_RUNS+=("$(load "http://127.0.0.1:$BASE_PORT/v1/predict" "$BASE_PID" "$WORK/body.json" --rate "$HALF_BASE_RATE")")
+  HALF_MLSERVER_RUNS+=("$(load "http://127.0.0.1:$MLSERVER_PORT$V2_PATH" "$MLSERVER_PID" "$WORK/tensor-mlserver.json" --rate "$HALF_MLSERVER_RATE")")
 done
-stop_pid "$FLOOR_PID"
+stop_pid "$FLOOR_PID"; stop_pid "$BASE_PID"; stop_pid "$MLSERVER_PID"
 HALF1=$(median_by p99_ms "${HALF1_RUNS[@]}")
 HALF10=$(median_by p99_ms "${HALF10_RUNS[@]}")
 HALF_FLOOR=$(median_by p99_ms "${HALF_FLOOR_RUNS[@]}")
+HALF_V2=$(median_by p99_ms "${HALF_V2_RUNS[@]}")
+HALF_BASE=$(median_by p99_ms "${HALF_BASE_RUNS[@]}")
+HALF_MLSERVER=$(median_by p99_ms "${HALF_MLSERVER_RUNS[@]}")
 
 # every run of every round, for the paired overheads below and for anyone checking the medians
 as_json_list() {
   python3 -c 'import json, sys; print(json.dumps([json.loads(r) for r in sys.argv[1:]]))' "$@"
 }
-ROUNDS_JSON=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(["floor", "off", "on1", "on10", "pair1", "pair10", "floor_pair", "half1", "half10", "half_floor"], map(json.loads, sys.argv[1:])))))' \
+KEYS=(floor off on1 on1_v2 on10 baseline mlserver pair1 pair10 floor_pair half1 half10 half_floor half_v2 half_baseline half_mlserver)
+ROUNDS_JSON=$(python3 -c 'import json, sys; keys = sys.argv[1].split(); print(json.dumps(dict(zip(keys, map(json.loads, sys.argv[2:])))))' "${KEYS[*]}" \
   "$(as_json_list "${FLOOR_RUNS[@]}")" "$(as_json_list "${OFF_RUNS[@]}")" \
-  "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON10_RUNS[@]}")" \
+  "$(as_json_list "${ON1_RUNS[@]}")" "$(as_json_list "${ON1_V2_RUNS[@]}")" \
+  "$(as_json_list "${ON10_RUNS[@]}")" "$(as_json_list "${BASE_RUNS[@]}")" \
+  "$(as_json_list "${MLSERVER_RUNS[@]}")" \
   "$(as_json_list "${PAIR1_RUNS[@]}")" "$(as_json_list "${PAIR10_RUNS[@]}")" \
   "$(as_json_list "${FLOOR_PAIR_RUNS[@]}")" "$(as_json_list "${HALF1_RUNS[@]}")" \
-  "$(as_json_list "${HALF10_RUNS[@]}")" "$(as_json_list "${HALF_FLOOR_RUNS[@]}")")
+  "$(as_json_list "${HALF10_RUNS[@]}")" "$(as_json_list "${HALF_FLOOR_RUNS[@]}")" \
+  "$(as_json_list "${HALF_V2_RUNS[@]}")" "$(as_json_list "${HALF_BASE_RUNS[@]}")" \
+  "$(as_json_list "${HALF_MLSERVER_RUNS[@]}")")
 mkdir -p "$OUT_DIR"
 echo "$ROUNDS_JSON" > "$OUT_DIR/rounds.json"
-BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$FLOOR" "$BASELINE" "$OFF" "$ON1" "$ON10" "$HALF1" "$HALF10" "$HALF_FLOOR" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" "$ROUNDS_JSON" \
-  > "$OUT_DIR/results.md" <<'PY'
-import json, os, sys
-floor, base, off, on1, on10, half1, half10, half_floor = (json.loads(a) for a in sys.argv[1:9])
-seconds, conns, rounds = sys.argv[9:12]
-by_round = json.loads(sys.argv[12])
-load = open("/proc/loadavg").read().split()[:3]
-pinned = os.environ.get("BENCH_PINNED") == "1"
-print(f"Machine: {os.cpu_count()} CPUs (load average {' '.join(load)} at the end); "
-      + ("each server pinned to one CPU, the load generator and OTLP sink to another." if pinned
-         else "nothing pinned."))
-print(f"Each run: {seconds} s after 2 s warm-up, {conns} keep-alive connections, one server worker;")
-print(f"closed loop unless stated; floor and tidewatch rows are the median of {rounds} interleaved rounds,")
-print("open-loop rows the run with the median p99 of 3 interleaved rounds.")
-print("Server CPU is user + system time of the server process per answered request.")
-print()
-print("Stolen is the share of the server's CPU the hypervisor gave to other guests during the run.")
-print()
-print("| target | req/s | p50 ms | p99 ms | server CPU us/request | stolen % | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-rows = [
-    ("actix-web hello-world floor", floor),
-    ("FastAPI + scikit-learn baseline (1 worker)", base),
-    ("tidewatch, metrics + tracing off", off),
-    ("tidewatch, metrics + tracing on, 1% sampled (default)", on1),
-    ("tidewatch, metrics + tracing on, 10% sampled", on10),
-    (f"tidewatch 1% sampled, open loop at {round(on1['rps'] / 2)} req/s (half of peak)", half1),
-    (f"tidewatch 10% sampled, open loop at {round(on10['rps'] / 2)} req/s (half of peak)", half10),
-    (f"floor, open loop at {round(on1['rps'] / 2)} req/s (tidewatch 1%'s half of peak)", half_floor),
-]
-for name, r in rows:
-    print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-          f"{r['server_cpu_us_per_request']:.1f} | {r['stolen_pct']:.1f} | {r['errors']} |")
-print()
-def verdict(ok): return "met" if ok else "NOT met"
-def median(values): return sorted(values)[len(values) // 2]
-def listed(values): return ", ".join(f"{v:.1f}" for v in values)
-CPU = "server_cpu_us_per_request"
-# Percent change of `key` from an off run to an instrumented one.
-def change(off_run, on_run, key): return (on_run[key] / off_run[key] - 1) * 100
-# Consecutive overheads pair the off and on runs of the same round (they ran seconds
-# apart), then take the median over rounds: steadier than comparing two medians taken
-# from different rounds. Side-by-side runs come as ready-made pairs.
-for label, mode, pair, on, half in [("1% sampled (default)", "on1", "pair1", on1, half1),
-                                    ("10% sampled", "on10", "pair10", on10, half10)]:
-    ratio_base = on["rps"] / base["rps"] if base["rps"] else float("inf")
-    ratio_floor = on["rps"] / floor["rps"]
-    rounds_off_on = list(zip(by_round["off"], by_round[mode]))
-    per_round = [-change(o, n, "rps") for o, n in rounds_off_on]
-    overhead = median(per_round)
-    cpu_overhead = median([change(o, n, CPU) for o, n in rounds_off_on])
-    concurrent = [change(p["reference"], p["on"], CPU) for p in by_round[pair]]
-    floor_text = f"{ratio_floor:.2f} of the floor (target >= 0.6: {verdict(ratio_floor >= 0.6)}"
-    if mode == "on1":
-        # Capacity per CPU second, floor and tidewatch measured at the same time.
-        shares = [p["reference"][CPU] / p["on"][CPU] for p in by_round["floor_pair"]]
-        floor_text += (f"; side by side on one CPU {median(shares):.2f}, median of rounds "
-                       f"{', '.join(f'{s:.2f}' for s in shares)}: {verdict(median(shares) >= 0.6)}")
-    floor_text += ")"
-    half_text = f"p99 {half['p99_ms']:.2f} ms at half of peak (target <= 5 ms: {verdict(half['p99_ms'] <= 5)}"
-    half_text += f", median of rounds {listed(r['p99_ms'] for r in by_round[mode.replace('on', 'half')])}"
-    if mode == "on1":
-        half_text += f"; the floor at the same rate: {half_floor['p99_ms']:.2f} ms"
-    half_text += ")"
-    print(f"- {label}: {ratio_base:.1f}x the baseline (target >= 25x: {verdict(ratio_base >= 25)}), "
-          f"{floor_text}, {half_text}; "
-          f"instrumentation overhead (target <= 5%): {overhead:.1f}% of req/s in consecutive runs "
-          f"(median of rounds {listed(per_round)}; {verdict(overhead <= 5)}), {cpu_overhead:+.1f}% CPU per request, "
-          f"{median(concurrent):+.1f}% CPU per request side by side on one CPU "
-          f"(median of rounds {listed(concurrent)}; {verdict(median(concurrent) <= 5)})")
-PY
+BENCH_PINNED=$([ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) \
+  python3 "$HERE/report.py" "$ROUNDS_JSON" "$RUN_SECONDS" "$CONNECTIONS" "$ROUNDS" > "$OUT_DIR/results.md"
 cat "$OUT_DIR/results.md"

@@ -115,9 +115,31 @@ pub struct ServeConfig {
     /// Prediction requests served at once; more are answered 429 with Retry-After.
     #[arg(long, env = "TIDEWATCH_MAX_CONCURRENCY", default_value_t = 512)]
     pub max_concurrency: usize,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes. Bodies held at once (read or being
+    /// served) may take up to --max-concurrency times this; past it, 429.
     #[arg(long, env = "TIDEWATCH_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+    /// Time a request body may take to arrive once the headers have, in milliseconds;
+    /// past it the answer is 408 and the connection is closed. Bodies are read before a
+    /// --max-concurrency slot is taken, so a slow client holds none.
+    #[arg(long, env = "TIDEWATCH_BODY_TIMEOUT_MS", default_value_t = 5_000)]
+    pub body_timeout_ms: u64,
+    /// Time from a connection's first byte to the end of its first request's headers, in
+    /// milliseconds; past it actix answers 408 and closes (0: no bound).
+    #[arg(long, env = "TIDEWATCH_HEADER_TIMEOUT_MS", default_value_t = 5_000)]
+    pub header_timeout_ms: u64,
+    /// Seconds an idle kept-alive connection stays open (0: close after each answer).
+    /// Keep it above the idle timeout of a proxy in front, so the proxy closes first.
+    #[arg(long, env = "TIDEWATCH_KEEP_ALIVE_SECONDS", default_value_t = 5)]
+    pub keep_alive_seconds: u64,
+    /// Time closing a connection may take (the client reading the last answer, the rest
+    /// of a refused body arriving), in milliseconds, before it is dropped (0: no bound).
+    #[arg(long, env = "TIDEWATCH_DISCONNECT_TIMEOUT_MS", default_value_t = 1_000)]
+    pub disconnect_timeout_ms: u64,
+    /// Open connections per HTTP worker; past it the worker accepts no more until one
+    /// closes (new ones wait in the listen backlog).
+    #[arg(long, env = "TIDEWATCH_MAX_CONNECTIONS", default_value_t = 25_000)]
+    pub max_connections: usize,
     /// Most transactions in one batch request.
     #[arg(long, env = "TIDEWATCH_MAX_BATCH_SIZE", default_value_t = 256)]
     pub max_batch_size: usize,

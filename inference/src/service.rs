@@ -10,13 +10,13 @@ use actix_web::web::Data;
 use crate::backend::Backend;
 use crate::backend::model::{self, FraudModel, ModelError, ModelMetadata};
 use crate::config::ServeConfig;
-use crate::core::admission::Admission;
+use crate::core::admission::{Admission, BodyBudget};
 use crate::core::fault::FaultInjector;
 use crate::core::feedback::{PredictionLog, QualityWindow, Unmatched};
 use crate::core::predict::Predictor;
 use crate::server::feedback::Outcome;
 use crate::server::request_metrics::RequestMetrics;
-use crate::server::{self, AppState, ServerSettings};
+use crate::server::{self, AppState, ConnectionLimits, ServerSettings};
 use crate::store::{FeatureStore, MemoryStore, RedisStore, RedisStoreError};
 use crate::telemetry::drift::DriftMonitor;
 use crate::telemetry::gpu::GpuPoller;
@@ -98,6 +98,13 @@ async fn serve_with_telemetry(
         metrics,
         drift,
         admission: Admission::new(config.max_concurrency),
+        body_budget: BodyBudget::new(
+            config
+                .max_concurrency
+                .max(1)
+                .saturating_mul(config.max_body_bytes),
+        ),
+        body_timeout: Duration::from_millis(config.body_timeout_ms.max(1)),
         ready: AtomicBool::new(false),
         faults: fault_injector(config),
         instrument,
@@ -238,6 +245,12 @@ fn server_settings(config: &ServeConfig) -> ServerSettings {
         workers: config.workers,
         shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
         shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
+        connections: ConnectionLimits {
+            header_timeout: Duration::from_millis(config.header_timeout_ms),
+            keep_alive: Duration::from_secs(config.keep_alive_seconds),
+            disconnect_timeout: Duration::from_millis(config.disconnect_timeout_ms),
+            max_connections_per_worker: config.max_connections,
+        },
     }
 }
 

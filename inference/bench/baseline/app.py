@@ -7,7 +7,6 @@ Inputs come from the Rust example `export_bench_data` (same synthetic users and
 training rows as the Rust server). Run: BENCH_DATA=DIR uvicorn app:app --port 9100
 """
 
-import csv
 import json
 import math
 import os
@@ -16,9 +15,8 @@ from typing import Literal, Optional
 import numpy as np
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+from fraud_model import train
 
 DATA = os.environ.get("BENCH_DATA", ".")
 HIGH_RISK = {"electronics", "gift_cards", "gambling", "crypto"}
@@ -34,14 +32,7 @@ DEFAULT_USER = {
     "home_country": "US",
 }
 
-with open(os.path.join(DATA, "train.csv")) as f:
-    rows = list(csv.reader(f))[1:]
-X = np.array([[float(v) for v in r[:-1]] for r in rows], dtype=np.float32)
-y = np.array([int(r[-1]) for r in rows])
-MODEL = make_pipeline(
-    StandardScaler(),
-    MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=42),
-).fit(X, y)
+MODEL = train(DATA)
 
 
 class Transaction(BaseModel):

@@ -34,6 +34,10 @@ pub enum ApiError {
     #[error("cannot read the request body")]
     Body,
     #[error(
+        "the request body did not arrive within {limit_ms} ms of its headers (--body-timeout-ms)"
+    )]
+    BodyTimeout { limit_ms: u64 },
+    #[error(
         "the debug routes are off; start the server with --enable-debug-routes \
          (TIDEWATCH_ENABLE_DEBUG_ROUTES=true) to use them"
     )]
@@ -60,6 +64,7 @@ impl ApiError {
             Self::InjectedFault => "injected_fault",
             Self::Model(_) => "model_error",
             Self::Body => "unreadable_body",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::DebugRoutesOff => "debug_routes_off",
             Self::StoreFull(_) => "feature_store_full",
             Self::StoreUnavailable => "feature_store_unavailable",
@@ -89,7 +94,7 @@ impl ApiError {
     fn field(&self) -> Option<String> {
         match self {
             Self::Malformed(e) | Self::Invalid(e) => Some(e.field.clone()),
-            Self::TooLarge { .. } | Self::Body => Some("body".into()),
+            Self::TooLarge { .. } | Self::Body | Self::BodyTimeout { .. } => Some("body".into()),
             Self::Unmatched(_) => Some("transaction_id".into()),
             _ => None,
         }
@@ -111,6 +116,7 @@ impl ResponseError for ApiError {
             Self::Malformed(_) | Self::Body => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -131,6 +137,11 @@ impl ResponseError for ApiError {
             Self::Overloaded | Self::NotReady | Self::StoreUnavailable
         ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if self.status_code() == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way; the connection cannot carry
+            // another request after it.
+            response.force_close();
         }
         response.json(ErrorBody {
             error: ErrorDetail {

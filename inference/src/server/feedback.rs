@@ -45,7 +45,7 @@ pub async fn feedback(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&state, &req, payload, true).await?;
+    let (_body_bytes, body) = read_body(&state, &req, payload, true).await?;
     let request: FeedbackRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     if request.transaction_id.is_empty() || request.transaction_id.len() > MAX_ID_LEN {
         return Err(ApiError::Invalid(FieldError::new(

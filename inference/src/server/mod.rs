@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::KeepAlive;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 use tidewatch_contract::endpoints;
 
-use crate::core::admission::Admission;
+use crate::core::admission::{Admission, BodyBudget};
 use crate::core::coalesce::Coalescer;
 use crate::core::fault::FaultInjector;
 use crate::core::feedback::QualityWindow;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub quality: Mutex<QualityWindow>,
     /// Prediction requests served at once; the rest get 429.
     pub admission: Admission,
+    /// Bytes of request bodies held at once; bodies are read before admission.
+    pub body_budget: BodyBudget,
+    /// How long a request's body may take to arrive once its headers have.
+    pub body_timeout: Duration,
     pub ready: AtomicBool,
     pub faults: FaultInjector,
     pub instrument: bool,
@@ -140,13 +145,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/v2", web::get().to(oip::server_metadata))
         .route("/v2/health/live", web::get().to(oip::live))
         .route("/v2/health/ready", web::get().to(oip::ready))
+        // Before the other `{name}` routes: actix tries routes in turn, and each pattern
+        // with a `{...}` segment is a regex match.
+        .route(OIP_INFER_PATH, web::post().to(oip::infer))
         .route("/v2/models/{name}", web::get().to(oip::model_metadata))
         .route("/v2/models/{name}/ready", web::get().to(oip::model_ready))
         .route(
             "/v2/models/{name}/versions/{version}",
             web::get().to(oip::version_metadata),
         )
-        .route(OIP_INFER_PATH, web::post().to(oip::infer))
         .route("/v1/feedback", web::post().to(feedback::feedback))
         .default_service(web::to(routes::not_found));
 }
@@ -158,6 +165,23 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_delay: Duration,
     pub shutdown_timeout: Duration,
+    /// The bounds of a connection before the handlers see it.
+    pub connections: ConnectionLimits,
+}
+
+/// How long a connection may take or idle at the HTTP layer, and how many a worker keeps.
+/// A zero duration turns that bound off (actix's convention).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// From a connection's first byte to the end of its first request's headers.
+    pub header_timeout: Duration,
+    /// Idle time between requests on a kept-alive connection.
+    pub keep_alive: Duration,
+    /// How long closing a connection may take (the client reading the last answer, or a
+    /// request body still arriving after an early answer) before it is dropped.
+    pub disconnect_timeout: Duration,
+    /// Open connections per worker; past it, the worker stops accepting.
+    pub max_connections_per_worker: usize,
 }
 
 /// Serves until SIGTERM or SIGINT, then: readiness fails, traffic keeps being served for
@@ -175,6 +199,10 @@ pub async fn run(state: Data<AppState>, settings: &ServerSettings) -> std::io::R
     })
     .disable_signals()
     .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
+    .client_request_timeout(settings.connections.header_timeout)
+    .client_disconnect_timeout(settings.connections.disconnect_timeout)
+    .keep_alive(keep_alive(settings.connections.keep_alive))
+    .max_connections(settings.connections.max_connections_per_worker.max(1))
     .backlog(4096);
     if settings.workers > 0 {
         server = server.workers(settings.workers);
@@ -187,6 +215,14 @@ pub async fn run(state: Data<AppState>, settings: &ServerSettings) -> std::io::R
         settings.shutdown_delay,
     ));
     server.await
+}
+
+fn keep_alive(idle: Duration) -> KeepAlive {
+    if idle.is_zero() {
+        KeepAlive::Disabled
+    } else {
+        KeepAlive::Timeout(idle)
+    }
 }
 
 async fn stop_on_signal(handle: ServerHandle, state: Data<AppState>, delay: Duration) {

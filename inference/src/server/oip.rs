@@ -69,6 +69,9 @@ impl ResponseError for OipError {
         ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.force_close();
+        }
         response.json(json!({ "error": self.message }))
     }
 }
@@ -185,7 +188,7 @@ pub async fn infer(
 ) -> Result<HttpResponse, OipError> {
     check_model(&state, &name)?;
     check_content_type(&req)?;
-    let (_permit, body) = admit(&state, &req, payload, false).await?;
+    let (_admitted, body) = admit(&state, &req, payload, false).await?;
     let header_length = match req.headers().get(HEADER_LENGTH) {
         None => None,
         Some(value) => Some(

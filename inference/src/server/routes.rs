@@ -13,7 +13,7 @@ use serde_json::json;
 use super::AppState;
 use super::answer_json;
 use super::error::ApiError;
-use crate::core::admission::AdmissionPermit;
+use crate::core::admission::{AdmissionPermit, BodyBytes};
 use crate::core::coalesce::Coalescer;
 use crate::core::request::{BatchRequest, PredictRequest};
 use crate::core::schema::{self, BatchPrediction, FieldError};
@@ -27,7 +27,7 @@ pub async fn predict(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let (_permit, body) = admit(&state, &req, payload, true).await?;
+    let (_admitted, body) = admit(&state, &req, payload, true).await?;
     let request: PredictRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let valid = request.validate("").map_err(ApiError::Invalid)?;
     let trace = request_trace(&req);
@@ -48,7 +48,7 @@ pub async fn predict_batch(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let (_permit, body) = admit(&state, &req, payload, true).await?;
+    let (_admitted, body) = admit(&state, &req, payload, true).await?;
     let batch: BatchRequest<'_> = schema::parse(&body).map_err(ApiError::Malformed)?;
     let count = batch.transactions.len();
     if count == 0 || count > state.max_batch_size {
@@ -169,20 +169,33 @@ pub(super) fn request_trace(req: &HttpRequest) -> RequestTrace {
         .unwrap_or_default()
 }
 
-/// What every prediction route does before parsing: take an admission permit (429 when
-/// none is free, rather than queueing), read the size-limited body (refusing other
-/// content types than JSON when `json_only`), then apply any fault injection. The permit
-/// is held until the handler returns.
+/// What an admitted request holds until its handler returns: its admission permit and
+/// its body's share of the body budget.
+#[derive(Debug)]
+pub(super) struct Admitted<'a> {
+    _permit: AdmissionPermit<'a>,
+    _body: BodyBytes<'a>,
+}
+
+/// What every prediction route does before parsing: read the size-limited body under the
+/// body deadline (refusing other content types than JSON when `json_only`), then take an
+/// admission permit (429 when none is free, rather than queueing), then apply any fault
+/// injection. The body comes first so that a client sending slowly holds no permit: the
+/// permits stay with requests that are ready to be scored.
 pub(super) async fn admit<'a>(
     state: &'a AppState,
     req: &HttpRequest,
     payload: web::Payload,
     json_only: bool,
-) -> Result<(AdmissionPermit<'a>, Bytes), ApiError> {
+) -> Result<(Admitted<'a>, Bytes), ApiError> {
+    let (body_bytes, body) = read_body(state, req, payload, json_only).await?;
     let permit = state.admission.try_admit().ok_or(ApiError::Overloaded)?;
-    let body = read_body(state, req, payload, json_only).await?;
     inject_faults(state).await?;
-    Ok((permit, body))
+    let admitted = Admitted {
+        _permit: permit,
+        _body: body_bytes,
+    };
+    Ok((admitted, body))
 }
 
 async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
@@ -198,14 +211,15 @@ async fn inject_faults(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads the body up to the configured limit; refuses non-JSON content types early when
-/// `json_only`.
-pub(super) async fn read_body(
-    state: &AppState,
+/// Reads the body up to the configured limit, within the body deadline and the body
+/// budget; refuses non-JSON content types early when `json_only`. The returned share of
+/// the budget must be held as long as the body.
+pub(super) async fn read_body<'a>(
+    state: &'a AppState,
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     json_only: bool,
-) -> Result<Bytes, ApiError> {
+) -> Result<(BodyBytes<'a>, Bytes), ApiError> {
     if json_only && let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()
@@ -231,6 +245,29 @@ pub(super) async fn read_body(
     {
         return Err(ApiError::TooLarge { limit });
     }
+    // The timer is armed only if the body is not there at the first poll.
+    let (held, body) = tokio::time::timeout(state.body_timeout, collect_body(state, payload))
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            limit_ms: u64::try_from(state.body_timeout.as_millis()).unwrap_or(u64::MAX),
+        })??;
+    if body.is_empty() {
+        return Err(ApiError::Malformed(FieldError::new(
+            "body",
+            "the request body is empty",
+        )));
+    }
+    Ok((held, body))
+}
+
+/// The body's chunks as one buffer, each chunk counted against the size limit and taken
+/// from the body budget as it arrives.
+async fn collect_body<'a>(
+    state: &'a AppState,
+    mut payload: web::Payload,
+) -> Result<(BodyBytes<'a>, Bytes), ApiError> {
+    let limit = state.max_body_bytes;
+    let mut held = BodyBytes::default();
     // A small body usually arrives as one chunk, which is kept as it is; only a body in
     // several chunks is copied into one buffer.
     let mut body = Bytes::new();
@@ -240,6 +277,9 @@ pub(super) async fn read_body(
         let length = joined.as_ref().map_or(body.len(), BytesMut::len) + chunk.len();
         if length > limit {
             return Err(ApiError::TooLarge { limit });
+        }
+        if !state.body_budget.try_take(&mut held, chunk.len()) {
+            return Err(ApiError::Overloaded);
         }
         match &mut joined {
             Some(buffer) => buffer.extend_from_slice(&chunk),
@@ -252,12 +292,5 @@ pub(super) async fn read_body(
             }
         }
     }
-    let body = joined.map_or(body, BytesMut::freeze);
-    if body.is_empty() {
-        return Err(ApiError::Malformed(FieldError::new(
-            "body",
-            "the request body is empty",
-        )));
-    }
-    Ok(body)
+    Ok((held, joined.map_or(body, BytesMut::freeze)))
 }
