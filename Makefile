@@ -92,7 +92,7 @@ demo-down: ## stop everything `make demo` started
 bench: bench-inference bench-operator bench-rules ## every benchmark, printing figures (not part of make test)
 
 .PHONY: bench-inference
-bench-inference: ## inference server vs a FastAPI + scikit-learn baseline and an actix-web floor
+bench-inference: ## inference server vs MLServer, a FastAPI + scikit-learn baseline and an actix-web floor, measured with wrk
 	inference/bench/run.sh
 
 .PHONY: bench-operator
