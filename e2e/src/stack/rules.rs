@@ -52,7 +52,9 @@ pub fn shorten_tiles(groups: &mut [Value]) {
         let Some(interval) = group["interval"].as_str().map(str::to_owned) else {
             continue;
         };
-        let is_tiles = group["name"].as_str().is_some_and(|n| n.ends_with("-tiles"));
+        let is_tiles = group["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-tiles"));
         if !is_tiles {
             continue;
         }
