@@ -24,17 +24,7 @@ struct Span {
 }
 
 fn traffic(history: u64, error_ratio: f64, minutes: u64, after: u64) -> Vec<Series> {
-    let good = counter(&[
-        (PER_MINUTE, history),
-        (PER_MINUTE * (1.0 - error_ratio), minutes),
-        (PER_MINUTE, after),
-    ]);
-    let bad = counter(&[
-        (0.0, history),
-        (PER_MINUTE * error_ratio, minutes),
-        (0.0, after),
-    ]);
-    vec![requests("200", good), requests("500", bad)]
+    outage_traffic(PER_MINUTE, history, error_ratio, minutes, after)
 }
 
 /// When alerts of `severity` fire around `minutes` of `error_ratio`, or `None` if never.

@@ -21,17 +21,7 @@ type Firing = BTreeMap<u64, Vec<(String, String, String)>>;
 
 /// Good and 5xx series: clean `history`, then `error_ratio` for `minutes`, then clean `after`.
 fn traffic(history: u64, error_ratio: f64, minutes: u64, after: u64) -> Vec<Series> {
-    let good = counter(&[
-        (PER_MINUTE, history),
-        (PER_MINUTE * (1.0 - error_ratio), minutes),
-        (PER_MINUTE, after),
-    ]);
-    let bad = counter(&[
-        (0.0, history),
-        (PER_MINUTE * error_ratio, minutes),
-        (0.0, after),
-    ]);
-    vec![requests("200", good), requests("500", bad)]
+    outage_traffic(PER_MINUTE, history, error_ratio, minutes, after)
 }
 
 fn run(

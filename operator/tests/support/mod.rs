@@ -265,6 +265,28 @@ pub fn counter(segments: &[(f64, u64)]) -> String {
     parts.join(" ")
 }
 
+/// Good and 5xx prediction series at `per_minute` requests: clean `history`, then
+/// `error_ratio` for `minutes`, then clean `after` (all in minutes).
+pub fn outage_traffic(
+    per_minute: f64,
+    history: u64,
+    error_ratio: f64,
+    minutes: u64,
+    after: u64,
+) -> Vec<Series> {
+    let good = counter(&[
+        (per_minute, history),
+        (per_minute * (1.0 - error_ratio), minutes),
+        (per_minute, after),
+    ]);
+    let bad = counter(&[
+        (0.0, history),
+        (per_minute * error_ratio, minutes),
+        (0.0, after),
+    ]);
+    vec![requests("200", good), requests("500", bad)]
+}
+
 /// A `tidewatch_requests_total` series of predictions (`POST /v1/predict`) of the scenario
 /// service.
 pub fn requests(code: &str, values: String) -> Series {
