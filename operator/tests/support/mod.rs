@@ -181,6 +181,18 @@ pub fn test_rules(file: &Path) -> Result<TestRun> {
     })
 }
 
+/// Runs `promtool test rules` on a test whose expectations are left empty so that promtool
+/// prints what fired; fails on any other kind of failure.
+pub fn firing_alerts_run(file: &Path) -> Result<TestRun> {
+    let run = test_rules(file)?;
+    assert!(
+        run.success || run.output.contains("got:["),
+        "promtool failed for another reason than firing alerts:\n{}",
+        run.output
+    );
+    Ok(run)
+}
+
 /// Parses a promtool duration such as `3h36m` or `1d2h` into minutes.
 pub fn minutes(text: &str) -> u64 {
     let mut total = 0;
